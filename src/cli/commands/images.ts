@@ -1,0 +1,64 @@
+import type { Command } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
+import { humanDuration, humanSize, goTimeString } from "../../format/units.js";
+import { shortId } from "../../oci/digest.js";
+import { images } from "../../verbs/images.js";
+import type { CliContext } from "../context.js";
+import { printFormatted } from "../output.js";
+import { collect } from "./options.js";
+
+const HEADERS = {
+  Repository: "REPOSITORY",
+  Tag: "TAG",
+  Digest: "DIGEST",
+  ID: "IMAGE ID",
+  CreatedSince: "CREATED",
+  CreatedAt: "CREATED AT",
+  Size: "SIZE",
+  VirtualSize: "VIRTUAL SIZE",
+  SharedSize: "SHARED SIZE",
+  UniqueSize: "UNIQUE SIZE",
+  Containers: "CONTAINERS",
+};
+
+/** `images`, `image ls`, `image list`: REPOSITORY TAG IMAGE ID CREATED SIZE. */
+export function registerImages(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("[repository]", "only images of this repository (and tag)")
+    .option("-a, --all", "show all images (intermediate ones too)")
+    .option("-q, --quiet", "only show image IDs")
+    .option("--digests", "show digests")
+    .option("--no-trunc", "do not truncate output")
+    .addOption(new Option("-f, --filter <filter>", "filter output (dangling=, reference=, label=, before=, since=)").argParser(collect).default([] as string[]))
+    .option("--format <format>", "format output: table, json, or a Go template")
+    .action((repository, opts) => {
+      const filters = [...opts.filter];
+      if (repository) filters.push(`reference=${repository}`);
+      const rows = images(ctx.store(), { all: opts.all === true, filters });
+      const now = Date.now();
+      const items = rows.map((r) => {
+        const created = r.createdMs === null ? null : new Date(r.createdMs);
+        return {
+          Containers: "N/A",
+          CreatedAt: created ? goTimeString(created) : "",
+          CreatedSince: created ? `${humanDuration(now - r.createdMs!)} ago` : "N/A",
+          Digest: r.digest,
+          ID: opts.trunc === false ? r.id : shortId(r.id),
+          Repository: r.repository,
+          SharedSize: "N/A",
+          Size: humanSize(r.size),
+          Tag: r.tag,
+          UniqueSize: "N/A",
+          VirtualSize: humanSize(r.size, 4),
+        };
+      });
+      if (opts.quiet) {
+        ctx.stdout.write(items.map((i) => `${i.ID}\n`).join(""));
+        return;
+      }
+      const table = opts.digests
+        ? "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        : "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+      printFormatted(ctx, opts.format, items, table, HEADERS);
+    });
+}

@@ -1,0 +1,68 @@
+import type { Command } from "@commander-js/extra-typings";
+import { BerthError } from "../../oci/errors.js";
+import { familiarString } from "../../oci/reference.js";
+import { tryResolve } from "../../store/image-records.js";
+import { removeImage } from "../../verbs/rmi.js";
+import type { CliContext } from "../context.js";
+
+/** `rmi [-f] IMAGE...`: prints Untagged:/Deleted: lines as docker does; carries on past errors. */
+export function registerRmi(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<images...>", "images to remove")
+    .option("-f, --force", "force removal of the image")
+    .option("--no-prune", "do not delete untagged parents (accepted for compatibility)")
+    .action((names, opts) => {
+      let failed = false;
+      for (const name of names) {
+        try {
+          const result = removeImage(ctx.store(), name, { force: opts.force === true });
+          let out = "";
+          for (const u of result.untagged) out += `Untagged: ${familiarString(u)}\n`;
+          for (const d of result.deleted) out += `Deleted: ${d}\n`;
+          ctx.stdout.write(out);
+        } catch (err) {
+          if (!(err instanceof BerthError)) throw err;
+          ctx.stderr.write(`Error: ${err.message}\n`);
+          failed = true;
+        }
+      }
+      if (failed) ctx.setExitCode(1);
+    });
+}
+
+/** `rm` removes containers; given an image, it says so and points at rmi. */
+export function registerRm(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<containers...>", "containers to remove")
+    .option("-f, --force", "force the removal of a running container")
+    .action((names) => {
+      let failed = false;
+      for (const name of names) {
+        const asContainer = ctx
+          .store()
+          .db.prepare("SELECT id FROM containers WHERE id = ? OR name = ? OR id LIKE ?")
+          .get(name, name, `${name}%`);
+        if (asContainer) {
+          ctx.store().write(() => ctx.store().db.prepare("DELETE FROM containers WHERE id = ?").run((asContainer as { id: string }).id));
+          ctx.stdout.write(`${name}\n`);
+          continue;
+        }
+        failed = true;
+        let image: unknown;
+        try {
+          image = tryResolve(ctx.store(), name);
+        } catch {
+          image = undefined;
+        }
+        if (image) {
+          ctx.stderr.write(
+            `Error: "${name}" is an image, not a container: berth rm removes containers; to remove the image run: berth rmi ${name}\n`,
+          );
+        } else {
+          ctx.stderr.write(`Error: No such container: ${name}\n`);
+        }
+      }
+      if (failed) ctx.setExitCode(1);
+    });
+}
+

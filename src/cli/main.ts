@@ -1,0 +1,110 @@
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { BerthError } from "../oci/errors.js";
+import { defaultRoot } from "../store/default-root.js";
+import { LocalStore } from "../store/local-store.js";
+import { registerLoad, registerImport, registerSave } from "./commands/archive.js";
+import { registerHistory } from "./commands/history.js";
+import { registerImages } from "./commands/images.js";
+import { registerInspect } from "./commands/inspect.js";
+import {
+  registerContainerPrune,
+  registerImagePrune,
+  registerSystemDf,
+  registerSystemPrune,
+} from "./commands/prune.js";
+import { registerRm, registerRmi } from "./commands/rmi.js";
+import { registerTag } from "./commands/tag.js";
+import type { CliContext } from "./context.js";
+
+export const VERSION = "0.1.0";
+
+export interface Io {
+  argv: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: CliContext["stdin"];
+  stdout: CliContext["stdout"];
+  stderr: CliContext["stderr"];
+  uid: number;
+}
+
+/** Runs one berth command line; resolves to the exit code. */
+export async function main(io: Io): Promise<number> {
+  let exitCode = 0;
+  let store: LocalStore | undefined;
+  let rootOption: string | undefined;
+  const ctx: CliContext = {
+    env: io.env,
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    root: () => rootOption ?? defaultRoot(io.env, io.uid),
+    store: () => {
+      store ??= LocalStore.open(ctx.root());
+      return store;
+    },
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+
+  const program = new Command("berth")
+    .description("Docker images end to end: build, store, run, ship, host and inspect, with no daemon.")
+    .version(VERSION, "-v, --version", "print the version")
+    .option("--root <dir>", "the store's root directory (default: $BERTH_ROOT, /var/lib/berth as root)")
+    .hook("preAction", (cmd) => {
+      rootOption = (cmd.optsWithGlobals() as { root?: string }).root ?? rootOption;
+    });
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    outputError: (s, write) => write(s.replace(/^error: /, "Error: ")),
+  });
+  program.showSuggestionAfterError(true);
+
+  const imageCmd = program.command("image").description("manage images");
+  registerImages(program.command("images").description("list images"), ctx);
+  registerImages(imageCmd.command("ls").alias("list").description("list images"), ctx);
+  registerTag(program.command("tag").description("create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"), ctx);
+  registerTag(imageCmd.command("tag").description("create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"), ctx);
+  registerRmi(program.command("rmi").description("remove one or more images"), ctx);
+  registerRmi(imageCmd.command("rm").alias("remove").description("remove one or more images"), ctx);
+  registerRm(program.command("rm").description("remove one or more containers"), ctx);
+  registerInspect(program.command("inspect").description("return low-level information on objects"), ctx, "object");
+  registerInspect(imageCmd.command("inspect").description("display detailed information on images"), ctx, "image");
+  registerHistory(program.command("history").description("show the history of an image"), ctx);
+  registerHistory(imageCmd.command("history").description("show the history of an image"), ctx);
+  registerSave(program.command("save").description("save images to a tar archive"), ctx);
+  registerSave(imageCmd.command("save").description("save images to a tar archive"), ctx);
+  registerLoad(program.command("load").description("load images from a tar archive or standard input"), ctx);
+  registerLoad(imageCmd.command("load").description("load images from a tar archive or standard input"), ctx);
+  registerImport(program.command("import").description("import a file system tar as an image"), ctx);
+  registerImport(imageCmd.command("import").description("import a file system tar as an image"), ctx);
+  registerImagePrune(imageCmd.command("prune").description("remove unused images"), ctx);
+  const systemCmd = program.command("system").description("manage berth");
+  registerSystemPrune(systemCmd.command("prune").description("remove unused data"), ctx);
+  registerSystemDf(systemCmd.command("df").description("show disk usage"), ctx);
+  const containerCmd = program.command("container").description("manage containers");
+  registerContainerPrune(containerCmd.command("prune").description("remove all stopped containers"), ctx);
+
+  try {
+    await program.parseAsync(io.argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
+        return 0;
+      }
+      // docker answers bad flags and arguments with 125
+      return 125;
+    }
+    if (err instanceof BerthError) {
+      io.stderr.write(`Error: ${err.message}\n`);
+      return err.code === "USAGE" ? 125 : 1;
+    }
+    io.stderr.write(`Error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    store?.close();
+  }
+  return exitCode;
+}

@@ -1,0 +1,48 @@
+import { compileTemplate } from "../format/go-template.js";
+import { formatTable } from "../format/table.js";
+import type { CliContext } from "./context.js";
+
+/**
+ * Prints items the way docker's formatters do: a table by default, `table TEMPLATE` for a
+ * table of chosen columns, `json` for one JSON object per line, or any Go template per item.
+ * `headers` maps template field names to the column titles docker prints.
+ */
+export function printFormatted(
+  ctx: CliContext,
+  format: string | undefined,
+  items: readonly Record<string, unknown>[],
+  defaultTable: string,
+  headers: Readonly<Record<string, string>>,
+): void {
+  const fmt = (format ?? "").replace(/\\t/g, "\t").replace(/\\n/g, "\n");
+  if (fmt === "" || fmt === "table") {
+    printTable(ctx, defaultTable, items, headers);
+    return;
+  }
+  if (fmt.startsWith("table ")) {
+    printTable(ctx, fmt.slice(6), items, headers);
+    return;
+  }
+  const template = compileTemplate(fmt === "json" ? "{{json .}}" : fmt);
+  let out = "";
+  for (const item of items) out += `${template.execute(item)}\n`;
+  ctx.stdout.write(out);
+}
+
+function printTable(
+  ctx: CliContext,
+  columns: string,
+  items: readonly Record<string, unknown>[],
+  headers: Readonly<Record<string, string>>,
+): void {
+  const template = compileTemplate(columns);
+  // docker renders the header row by running the same template over a map of titles.
+  const titles: Record<string, string> = {};
+  for (const m of columns.matchAll(/\.(\w+)/g)) {
+    const field = m[1] as string;
+    titles[field] = headers[field] ?? field.toUpperCase();
+  }
+  const headerRow = template.execute(titles);
+  const rows = [headerRow, ...items.map((i) => template.execute(i))].map((line) => line.split("\t"));
+  ctx.stdout.write(formatTable(rows));
+}

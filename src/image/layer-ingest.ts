@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { PassThrough, type Readable, Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { Digest } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import type { Compression } from "../oci/media-types.js";
+import type { Lease } from "../store/local-store.js";
+import type { ByteSource } from "../oci/verify.js";
+import { LayerStats } from "./layer-stats.js";
+
+/** What ingesting a blob that may be a layer learns about it. */
+export interface StagedBlob {
+  digest: Digest;
+  size: number;
+  compression: Compression;
+  /** sha256 of the uncompressed bytes: the diffID when the blob is a layer. */
+  diffId: Digest | null;
+  /** docker's layer size, or null when the bytes are not a tar. */
+  layerSize: number | null;
+}
+
+export function detectCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  return "none";
+}
+
+/**
+ * Hashes the uncompressed bytes and measures them as a layer tar. Bytes that are not a tar
+ * (a config, a manifest) just leave layerSize null; nothing here throws on content.
+ */
+class LayerProbe extends Writable {
+  private readonly hash = createHash("sha256");
+  private readonly stats = new LayerStats();
+  private tarOk = true;
+  diffId: Digest | null = null;
+  layerSize: number | null = null;
+
+  constructor() {
+    super({ highWaterMark: 1 << 20 });
+    this.stats.on("error", () => {
+      this.tarOk = false;
+    });
+  }
+
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.hash.update(chunk);
+    if (!this.tarOk) return cb();
+    if (!this.stats.write(chunk)) this.stats.once("drain", () => cb());
+    else cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.diffId = `sha256:${this.hash.digest("hex")}` as Digest;
+    if (!this.tarOk) return cb();
+    this.stats.end(() => {
+      if (this.tarOk && this.stats.entries > 0) this.layerSize = this.stats.size;
+      cb();
+    });
+  }
+}
+
+/**
+ * Ingests a blob through `lease`, learning its compression, diffID and docker layer size
+ * on the way in one pass. `expected` is checked as in Lease.ingest.
+ */
+export async function ingestLayer(
+  lease: Lease,
+  src: ByteSource,
+  expected: { digest?: Digest; size?: number },
+  what: string,
+): Promise<StagedBlob> {
+  const head = await peek(src);
+  const compression = detectCompression(head.bytes);
+  const probe = new LayerProbe();
+  let observer: Writable = probe;
+  let inflated: Promise<void> = Promise.resolve();
+  if (compression === "gzip") {
+    const gunzip = createGunzip();
+    gunzip.pipe(probe);
+    observer = gunzip;
+    inflated = new Promise((resolve, reject) => {
+      probe.on("finish", resolve);
+      gunzip.on("error", (err) => reject(new BerthError("INVALID_ARCHIVE", `${what}: bad gzip data (${err.message})`)));
+    });
+  } else if (compression === "zstd") {
+    throw new BerthError("UNSUPPORTED", `${what}: zstd-compressed layers are not supported by load yet`);
+  } else {
+    inflated = new Promise((resolve) => probe.on("finish", resolve));
+  }
+  const measured = await lease.ingest(head.stream, expected, what, [observer]);
+  await inflated;
+  return {
+    digest: measured.digest,
+    size: measured.size,
+    compression,
+    diffId: compression === "none" ? measured.digest : probe.diffId,
+    layerSize: probe.layerSize,
+  };
+}
+
+/** Reads the first bytes of a stream and gives back a stream that still starts with them. */
+export async function peek(src: ByteSource): Promise<{ bytes: Buffer; stream: Readable }> {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const iterator = src[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const bytes = first.done ? Buffer.alloc(0) : (first.value as Buffer);
+  (async () => {
+    try {
+      if (!first.done) {
+        if (!out.write(bytes)) await new Promise((r) => out.once("drain", r));
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) break;
+          if (!out.write(next.value as Buffer)) await new Promise((r) => out.once("drain", r));
+        }
+      }
+      out.end();
+    } catch (err) {
+      out.destroy(err as Error);
+    }
+  })();
+  return { bytes, stream: out };
+}

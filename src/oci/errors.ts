@@ -1,0 +1,34 @@
+/**
+ * The one error class berth throws on purpose. `code` is stable and is what callers branch
+ * on; the message is for people and says what went wrong, to which object, and what to do.
+ */
+export type ErrorCode =
+  | "INVALID_REFERENCE"
+  | "INVALID_DIGEST"
+  | "INVALID_JSON"
+  | "INVALID_ARCHIVE"
+  | "DIGEST_MISMATCH"
+  | "SIZE_MISMATCH"
+  | "BLOB_UNKNOWN"
+  | "IMAGE_UNKNOWN"
+  | "IMAGE_IN_USE"
+  | "CONFLICT"
+  | "USAGE"
+  | "UNSUPPORTED"
+  | "STORE";
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "BerthError";
+    this.code = code;
+  }
+}
+
+/** Rethrows `err` with `context` in front of its message, keeping its code. */
+export function withContext(context: string, err: unknown): BerthError {
+  if (err instanceof BerthError) return new BerthError(err.code, `${context}: ${err.message}`, { cause: err });
+  const msg = err instanceof Error ? err.message : String(err);
+  return new BerthError("STORE", `${context}: ${msg}`, { cause: err });
+}

@@ -1,0 +1,83 @@
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { type Digest, type DigestAlgorithm, digestAlgorithm } from "./digest.js";
+import { BerthError } from "./errors.js";
+
+export interface Expected {
+  digest?: Digest;
+  size?: number;
+}
+
+export interface Measured {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * The one place where bytes from outside are measured: streams `src` into `sink` (and any
+ * observers), hashing and counting on the way, and fails as soon as the size runs past what
+ * was expected, or at the end when the digest or size differ. `what` names the object in errors.
+ */
+/** Any byte source: node streams, streamx streams (tar-stream entries), async generators. */
+export type ByteSource = AsyncIterable<unknown> & { destroy?: (err?: Error) => unknown };
+
+export async function copyVerified(
+  src: ByteSource,
+  sink: Writable,
+  expected: Expected,
+  what: string,
+  observers: readonly Writable[] = [],
+): Promise<Measured> {
+  const algorithm: DigestAlgorithm = expected.digest ? digestAlgorithm(expected.digest) : "sha256";
+  const hash = createHash(algorithm);
+  let size = 0;
+  const targets = [sink, ...observers];
+  try {
+    for await (const chunk of src) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (expected.size !== undefined && size > expected.size) {
+        throw new BerthError("SIZE_MISMATCH", `${what}: more than the expected ${expected.size} bytes`);
+      }
+      hash.update(buf);
+      const waits: Promise<unknown>[] = [];
+      for (const t of targets) if (!t.write(buf)) waits.push(once(t, "drain"));
+      if (waits.length) await Promise.all(waits);
+    }
+    await Promise.all(
+      targets.map(
+        (t) =>
+          new Promise<void>((resolve, reject) => {
+            t.once("error", reject);
+            t.end(() => resolve());
+          }),
+      ),
+    );
+  } catch (err) {
+    for (const t of targets) t.destroy();
+    src.destroy?.();
+    throw err;
+  }
+  const digest = `${algorithm}:${hash.digest("hex")}` as Digest;
+  if (expected.size !== undefined && size !== expected.size) {
+    throw new BerthError("SIZE_MISMATCH", `${what}: got ${size} bytes, expected ${expected.size}`);
+  }
+  if (expected.digest && digest !== expected.digest) {
+    throw new BerthError("DIGEST_MISMATCH", `${what}: content has digest ${digest}, expected ${expected.digest}`);
+  }
+  return { digest, size };
+}
+
+/** Checks bytes held in memory against an expected digest and size. */
+export function verifyBytes(bytes: Uint8Array, expected: Expected, what: string): Measured {
+  const algorithm: DigestAlgorithm = expected.digest ? digestAlgorithm(expected.digest) : "sha256";
+  const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}` as Digest;
+  if (expected.size !== undefined && bytes.length !== expected.size) {
+    throw new BerthError("SIZE_MISMATCH", `${what}: got ${bytes.length} bytes, expected ${expected.size}`);
+  }
+  if (expected.digest && digest !== expected.digest) {
+    throw new BerthError("DIGEST_MISMATCH", `${what}: content has digest ${digest}, expected ${expected.digest}`);
+  }
+  return { digest, size: bytes.length };
+}

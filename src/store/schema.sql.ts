@@ -1,0 +1,70 @@
+/**
+ * The metadata database's schema. Blobs live as files; this holds what points at them.
+ * `user_version` numbers the migrations.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE images(
+    id TEXT PRIMARY KEY,            -- image ID: the config digest, as docker's
+    manifest TEXT NOT NULL,         -- digest of the manifest kept in the store
+    manifest_media_type TEXT NOT NULL,
+    manifest_size INTEGER NOT NULL,
+    created TEXT,                   -- config.created as written
+    created_ms INTEGER,             -- the same as epoch milliseconds, for sorting and filters
+    size INTEGER NOT NULL,          -- docker's size: file bytes of all layers
+    added_ms INTEGER NOT NULL,      -- when it entered this store (docker's LastTagTime-ish)
+    parent TEXT,                    -- the image a build step started from, when known
+    labels TEXT                     -- config.Labels as JSON, for --filter label
+  );
+  CREATE INDEX images_parent ON images(parent);
+  CREATE TABLE image_blobs(
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    PRIMARY KEY(image_id, digest)
+  ) WITHOUT ROWID;
+  CREATE INDEX image_blobs_digest ON image_blobs(digest);
+  CREATE TABLE tags(
+    name TEXT PRIMARY KEY,          -- full name with tag: docker.io/library/nginx:latest
+    image_id TEXT NOT NULL REFERENCES images(id),
+    tagged_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE repo_digests(
+    name TEXT NOT NULL,             -- full name with digest: docker.io/library/nginx@sha256:...
+    image_id TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY(name)
+  ) WITHOUT ROWID;
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
+  CREATE TABLE image_layers(
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    diff_id TEXT NOT NULL,
+    PRIMARY KEY(image_id, diff_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE layers(
+    diff_id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL           -- docker's size of this layer's files
+  ) WITHOUT ROWID;
+  CREATE TABLE leases(
+    id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL
+  );
+  CREATE TABLE lease_blobs(
+    lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    PRIMARY KEY(lease_id, digest)
+  ) WITHOUT ROWID;
+  CREATE INDEX lease_blobs_digest ON lease_blobs(digest);
+  CREATE TABLE containers(
+    id TEXT PRIMARY KEY,
+    name TEXT UNIQUE NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    image_name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    spec TEXT NOT NULL
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  `,
+];

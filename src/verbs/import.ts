@@ -1,0 +1,90 @@
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { applyChanges } from "../image/config-changes.js";
+import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
+import type { Digest } from "../oci/digest.js";
+import { BerthError, withContext } from "../oci/errors.js";
+import { MediaType } from "../oci/media-types.js";
+import { parseReference } from "../oci/reference.js";
+import type { ImageConfig, Manifest } from "../oci/schema.js";
+import { registerImage } from "../store/image-records.js";
+import type { LocalStore } from "../store/local-store.js";
+import { hostPlatform } from "./platform.js";
+
+export interface ImportOptions {
+  /** REPOSITORY[:TAG] to give the new image. */
+  reference?: string;
+  /** Dockerfile instructions applied to the config (--change). */
+  changes?: readonly string[];
+  /** The history comment (--message); docker's default is "Imported from <source>". */
+  message?: string;
+  /** Where the tar came from, for the default comment: "-" for stdin. */
+  source?: string;
+  /** The creation time; default SOURCE_DATE_EPOCH read by the caller, else now. */
+  created?: Date;
+}
+
+/**
+ * `docker import`: makes a one-layer image from a root filesystem tar (plain or gzip'd).
+ * The layer is stored uncompressed, as docker's store keeps layers.
+ */
+export async function importImage(store: LocalStore, src: Readable, opts: ImportOptions = {}): Promise<Digest> {
+  const ref = opts.reference ? parseReference(opts.reference) : undefined;
+  if (ref?.digest) throw new BerthError("INVALID_REFERENCE", `import needs REPOSITORY[:TAG], not a digest: ${opts.reference}`);
+  try {
+    return await store.withLease(async (lease) => {
+      const tar = await decompressed(src);
+      const layer = await ingestLayer(lease, tar, {}, "imported file system");
+      if (layer.layerSize === null || layer.diffId === null) {
+        throw new BerthError("INVALID_ARCHIVE", "the input is not a tar archive (or is truncated)");
+      }
+      const created = (opts.created ?? new Date()).toISOString();
+      const comment = opts.message ?? `Imported from ${opts.source ?? "-"}`;
+      const platform = hostPlatform();
+      const containerConfig = applyChanges({}, opts.changes ?? []);
+      const config: ImageConfig = {
+        architecture: platform.architecture,
+        comment,
+        config: containerConfig,
+        created,
+        history: [{ created, comment }],
+        os: platform.os,
+        rootfs: { type: "layers", diff_ids: [layer.diffId] },
+      };
+      const configBytes = Buffer.from(JSON.stringify(config));
+      const c = lease.putBytes(configBytes);
+      const manifest: Manifest = {
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size },
+        layers: [{ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size }],
+      };
+      const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
+      registerImage(
+        store,
+        {
+          manifestDigest: m.digest,
+          manifestMediaType: MediaType.ociManifest,
+          manifestSize: m.size,
+          manifest,
+          config,
+          layerSizes: [{ diffId: layer.diffId, size: layer.layerSize }],
+        },
+        ref ? [{ ...ref, tag: ref.tag ?? "latest" }] : [],
+      );
+      return c.digest;
+    });
+  } catch (err) {
+    throw withContext("importing", err);
+  }
+}
+
+async function decompressed(src: Readable): Promise<Readable> {
+  const { bytes, stream } = await peek(src);
+  const compression = detectCompression(bytes);
+  if (compression === "zstd") throw new BerthError("UNSUPPORTED", "zstd-compressed imports are not supported yet");
+  if (compression === "none") return stream;
+  const gunzip = createGunzip();
+  stream.pipe(gunzip);
+  return gunzip;
+}

@@ -1,0 +1,101 @@
+import type { Digest } from "../oci/digest.js";
+import { containersUsing, deleteImageRow, listImages } from "../store/image-records.js";
+import type { LocalStore } from "../store/local-store.js";
+
+export interface PruneResult {
+  untagged: string[];
+  deleted: Digest[];
+  containers: string[];
+  /** Bytes of blob files removed. */
+  bytes: number;
+}
+
+/**
+ * `docker image prune`: deletes dangling images (no name), or with `all` every image no
+ * container uses; then sweeps what crashed processes left (stale leases, temp files) and
+ * blobs nothing references. One write transaction: concurrent loads wait, and their
+ * in-flight blobs are protected by their leases.
+ */
+export function pruneImages(store: LocalStore, opts: { all?: boolean } = {}): PruneResult {
+  return store.write(() => {
+    const result: PruneResult = { untagged: [], deleted: [], containers: [], bytes: 0 };
+    store.sweepDead();
+    let progress = true;
+    // Children before parents: deleting one may make its parent prunable.
+    while (progress) {
+      progress = false;
+      const records = listImages(store);
+      const parents = new Set(records.map((r) => r.parent).filter(Boolean));
+      for (const r of records) {
+        const named = r.tags.length + r.repoDigests.length > 0;
+        if (named && !opts.all) continue;
+        if (parents.has(r.id)) continue;
+        if (containersUsing(store, r.id).length > 0) continue;
+        result.untagged.push(...r.tags, ...r.repoDigests);
+        const freed = deleteImageRow(store, r.id);
+        result.deleted.push(r.id, ...freed.removed.filter((d) => d !== r.id));
+        result.bytes += freed.bytes;
+        progress = true;
+      }
+    }
+    const orphans = store.listBlobs().filter((d) => !store.referencedBlobs().has(d));
+    const freed = store.deleteUnreferenced(orphans);
+    result.bytes += freed.bytes;
+    return result;
+  });
+}
+
+/** `docker container prune`: removes containers that are not running. */
+export function pruneContainers(store: LocalStore): string[] {
+  return store.write(() => {
+    const ids = store.db.prepare("SELECT id FROM containers WHERE state != 'running'").pluck().all() as string[];
+    store.db.prepare("DELETE FROM containers WHERE state != 'running'").run();
+    return ids;
+  });
+}
+
+/** `docker system prune`: stopped containers, then dangling (or with `all`, unused) images. */
+export function pruneSystem(store: LocalStore, opts: { all?: boolean } = {}): PruneResult {
+  const containers = pruneContainers(store);
+  const images = pruneImages(store, opts);
+  return { ...images, containers };
+}
+
+export interface DiskUsage {
+  images: { total: number; active: number; size: number; reclaimable: number };
+  containers: { total: number; active: number; size: number; reclaimable: number };
+  volumes: { total: number; active: number; size: number; reclaimable: number };
+  buildCache: { total: number; active: number; size: number; reclaimable: number };
+}
+
+/** `docker system df`: sizes with shared layers counted once. */
+export function diskUsage(store: LocalStore): DiskUsage {
+  const db = store.db;
+  const total = db.prepare("SELECT COUNT(*) FROM images").pluck().get() as number;
+  const active = db.prepare("SELECT COUNT(DISTINCT image_id) FROM containers").pluck().get() as number;
+  const size = uniqueLayerBytes(store, false);
+  const used = uniqueLayerBytes(store, true);
+  const cTotal = db.prepare("SELECT COUNT(*) FROM containers").pluck().get() as number;
+  const cActive = db.prepare("SELECT COUNT(*) FROM containers WHERE state = 'running'").pluck().get() as number;
+  const cSize = db.prepare("SELECT COALESCE(SUM(size), 0) FROM containers").pluck().get() as number;
+  const cIdle = db.prepare("SELECT COALESCE(SUM(size), 0) FROM containers WHERE state != 'running'").pluck().get() as number;
+  const zero = { total: 0, active: 0, size: 0, reclaimable: 0 };
+  return {
+    images: { total, active, size, reclaimable: size - used },
+    containers: { total: cTotal, active: cActive, size: cSize, reclaimable: cIdle },
+    volumes: zero,
+    buildCache: zero,
+  };
+}
+
+/** Sum of docker layer sizes over distinct layers, of all images or only those containers use. */
+function uniqueLayerBytes(store: LocalStore, onlyActive: boolean): number {
+  const filter = onlyActive ? "WHERE il.image_id IN (SELECT image_id FROM containers)" : "";
+  return store.db
+    .prepare(
+      `SELECT COALESCE(SUM(l.size), 0) FROM layers l
+        WHERE l.diff_id IN (SELECT DISTINCT il.diff_id FROM image_layers il ${filter})`,
+    )
+    .pluck()
+    .get() as number;
+}

@@ -1,0 +1,33 @@
+import type { Writable } from "node:stream";
+import { writeArchive, type ArchiveEntryImage } from "../archive/archive-writer.js";
+import { withContext } from "../oci/errors.js";
+import { resolveImage } from "../store/image-records.js";
+import type { LocalStore } from "../store/local-store.js";
+import { readStoredImage } from "./stored-image.js";
+
+/**
+ * `docker save`: writes the named images (by name or ID) as one tar that docker load,
+ * podman load, skopeo (docker-archive: and oci-archive:) and umoci all read. Naming an image
+ * by tag saves that tag; naming it by ID saves all its tags, as docker does.
+ */
+export async function save(store: LocalStore, names: readonly string[], out: Writable): Promise<void> {
+  const byId = new Map<string, ArchiveEntryImage>();
+  for (const name of names) {
+    const resolved = resolveImage(store, name);
+    const image = readStoredImage(store, resolved.image);
+    const entry = byId.get(image.record.id) ?? {
+      manifestDigest: image.record.manifest,
+      manifestMediaType: image.record.manifestMediaType,
+      manifest: image.manifest,
+      tags: [],
+    };
+    const tags = resolved.tag ? [resolved.tag] : resolved.repoDigest ? [] : image.record.tags;
+    for (const t of tags) if (!entry.tags.includes(t)) entry.tags.push(t);
+    byId.set(image.record.id, entry);
+  }
+  try {
+    await writeArchive(store, [...byId.values()], out);
+  } catch (err) {
+    throw withContext("saving images", err);
+  }
+}
