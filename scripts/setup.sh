@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything berth and its test suite need on a fresh Debian 12 machine with Node 20
+# (as root), then builds berth. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: the peers the compatibility tests run against (docker, podman, skopeo,
+# umoci, oci-image-tool, Distribution), the OCI runtimes, and a static busybox for offline bases.
+packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd pigz ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "berth setup: missing system packages: ${missing[*]} (run this script as root to install them)" >&2
+    exit 1
+  fi
+  echo "berth setup: installing ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node dependencies (better-sqlite3 compiles from source when its prebuilt binary is not reachable).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
