@@ -274,7 +274,9 @@ export class Lease {
     const tmp = this.store.tempPath();
     this.temps.add(tmp);
     try {
-      const out = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 });
+      // Opened synchronously so the file exists (and is removed below) even when the source
+      // fails before the stream's own open would have finished.
+      const out = fs.createWriteStream(tmp, { fd: fs.openSync(tmp, "w"), highWaterMark: 1 << 20 });
       const measured = await copyVerified(src, out, expected, what, observers);
       this.commit(tmp, measured.digest);
       return measured;
