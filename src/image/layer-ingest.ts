@@ -4,8 +4,12 @@ import { createGunzip } from "node:zlib";
 import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { Compression } from "../oci/media-types.js";
-import type { Lease } from "../store/local-store.js";
-import type { ByteSource } from "../oci/verify.js";
+import type { ByteSource, Expected, Measured } from "../oci/verify.js";
+
+/** Where ingested bytes go: the local store's Lease, or any sink that verifies the same way. */
+export interface BlobWriter {
+  ingest(src: ByteSource, expected: Expected, what: string, observers?: readonly Writable[]): Promise<Measured>;
+}
 import { LayerStats } from "./layer-stats.js";
 
 /** What ingesting a blob that may be a layer learns about it. */
@@ -65,7 +69,7 @@ class LayerProbe extends Writable {
  * on the way in one pass. `expected` is checked as in Lease.ingest.
  */
 export async function ingestLayer(
-  lease: Lease,
+  lease: BlobWriter,
   src: ByteSource,
   expected: { digest?: Digest; size?: number },
   what: string,

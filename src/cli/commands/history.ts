@@ -26,8 +26,9 @@ export function registerHistory(cmd: Command, ctx: CliContext): void {
       const trunc = opts.trunc !== false;
       const now = Date.now();
       const items = history(ctx.store(), image).map((r) => {
-        const ms = r.created ? Date.parse(r.created) : Number.NaN;
-        const createdAt = Number.isNaN(ms) ? "" : new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+        // docker's API carries Created in whole seconds; relative times count from that
+        const ms = r.created ? Math.floor(Date.parse(r.created) / 1000) * 1000 : Number.NaN;
+        const createdAt = Number.isNaN(ms) ? "" : new Date(ms).toISOString().replace(".000Z", "Z");
         const createdBy = r.createdBy.replace(/\t/g, " ");
         const id = r.id === "<missing>" || !trunc ? r.id : r.id.slice(7, 19);
         return {

@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
-import { humanDuration, humanSize, goTimeString } from "../../format/units.js";
+import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from "../../format/units.js";
 import { shortId } from "../../oci/digest.js";
 import { images } from "../../verbs/images.js";
 import type { CliContext } from "../context.js";
@@ -37,11 +37,13 @@ export function registerImages(cmd: Command, ctx: CliContext): void {
       const rows = images(ctx.store(), { all: opts.all === true, filters });
       const now = Date.now();
       const items = rows.map((r) => {
-        const created = r.createdMs === null ? null : new Date(r.createdMs);
+        // docker's API carries Created in whole seconds; relative times count from that
+        const createdMs = r.createdMs === null ? null : Math.floor(r.createdMs / 1000) * 1000;
+        const created = createdMs === null ? null : new Date(createdMs);
         return {
           Containers: "N/A",
           CreatedAt: created ? goTimeString(created) : "",
-          CreatedSince: created ? `${humanDuration(now - r.createdMs!)} ago` : "N/A",
+          CreatedSince: created ? `${humanDuration(now - (createdMs as number))} ago` : "N/A",
           Digest: r.digest,
           ID: opts.trunc === false ? r.id : shortId(r.id),
           Repository: r.repository,
@@ -49,7 +51,7 @@ export function registerImages(cmd: Command, ctx: CliContext): void {
           Size: humanSize(r.size),
           Tag: r.tag,
           UniqueSize: "N/A",
-          VirtualSize: humanSize(r.size, 4),
+          VirtualSize: humanSizeWithPrecision(r.size, 4),
         };
       });
       if (opts.quiet) {

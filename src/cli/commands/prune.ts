@@ -1,5 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { humanSize } from "../../format/units.js";
+import { humanSizeWithPrecision } from "../../format/units.js";
 import { familiarString } from "../../oci/reference.js";
 import { type PruneResult, diskUsage, pruneContainers, pruneImages, pruneSystem } from "../../verbs/prune.js";
 import type { CliContext } from "../context.js";
@@ -30,7 +30,7 @@ function printImagesPruned(ctx: CliContext, r: PruneResult): void {
     for (const d of r.deleted) out += `deleted: ${d}\n`;
     out += "\n";
   }
-  out += `Total reclaimed space: ${humanSize(r.bytes)}\n`;
+  out += `Total reclaimed space: ${humanSizeWithPrecision(r.bytes, 4)}\n`;
   ctx.stdout.write(out);
 }
 
@@ -94,8 +94,8 @@ export function registerSystemDf(cmd: Command, ctx: CliContext): void {
       const items = rows.map(([type, u]) => ({
         Active: String(u.active),
         Reclaimable:
-          u.size > 0 ? `${humanSize(u.reclaimable, 4)} (${Math.floor((u.reclaimable * 100) / u.size)}%)` : humanSize(u.reclaimable, 4),
-        Size: humanSize(u.size, 4),
+          u.size > 0 ? `${humanSizeWithPrecision(u.reclaimable, 4)} (${Math.floor((u.reclaimable * 100) / u.size)}%)` : humanSizeWithPrecision(u.reclaimable, 4),
+        Size: humanSizeWithPrecision(u.size, 4),
         TotalCount: String(u.total),
         Type: type,
       }));
