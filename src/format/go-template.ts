@@ -650,7 +650,7 @@ class Parser {
   private pipeline(context: string, end: "rightDelim" | "rightParen"): PipeNode {
     const start = this.peekNonSpace();
     const pipe: PipeNode = { pos: start.pos, isAssign: false, decl: [], cmds: [] };
-    decls: for (;;) {
+    for (;;) {
       const v = this.peekNonSpace();
       if (v.typ !== "variable") break;
       const mark = this.i;
@@ -667,7 +667,7 @@ class Parser {
         this.vars.push(v.val);
         if (context === "range" && pipe.decl.length < 2) {
           const t = this.peekNonSpace().typ;
-          if (t === "variable" || t === "rightDelim" || t === "rightParen") continue decls;
+          if (t === "variable" || t === "rightDelim" || t === "rightParen") continue;
           this.errorf("range can only initialize variables");
         }
         this.errorf(`too many declarations in ${context}`);
@@ -736,21 +736,12 @@ class Parser {
     const pos = this.peek().pos;
     const fields: string[] = [];
     while (this.peek().typ === "field") fields.push(this.next().val.slice(1));
-    switch (node.k) {
-      case "field":
-        return { k: "field", pos, idents: [...node.idents, ...fields] };
-      case "variable":
-        return { k: "variable", pos, idents: [...node.idents, ...fields] };
-      case "bool":
-      case "string":
-      case "number":
-      case "nil":
-      case "dot":
-        this.errorf(`unexpected . after term ${goQuote(argString(node))}`);
-      // falls through (errorf never returns)
-      default:
-        return { k: "chain", pos, node, fields };
+    if (node.k === "field") return { k: "field", pos, idents: [...node.idents, ...fields] };
+    if (node.k === "variable") return { k: "variable", pos, idents: [...node.idents, ...fields] };
+    if (node.k === "bool" || node.k === "string" || node.k === "number" || node.k === "nil" || node.k === "dot") {
+      this.errorf(`unexpected . after term ${goQuote(argString(node))}`);
     }
+    return { k: "chain", pos, node, fields };
   }
 
   private term(): ArgNode | null {
@@ -823,17 +814,20 @@ function parseGoNumber(text: string): number | "overflow" | undefined {
     if (big > 0xffffffffffffffffn) return "overflow";
     return sign * Number(big);
   };
-  let m: RegExpMatchArray | null;
-  if ((m = /^0[xX]([0-9a-fA-F]*)$/.exec(clean))) return asInt(m[1] ?? "", "0x");
-  if ((m = /^0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(clean))) {
-    const int = m[1] ?? "";
-    const frac = m[2] ?? "";
+  const hex = /^0[xX]([0-9a-fA-F]*)$/.exec(clean);
+  if (hex) return asInt(hex[1] ?? "", "0x");
+  const hexFloat = /^0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(clean);
+  if (hexFloat) {
+    const int = hexFloat[1] ?? "";
+    const frac = hexFloat[2] ?? "";
     if (int === "" && frac === "") return undefined;
-    const mant = Number(BigInt(`0x${int}${frac}` === "0x" ? "0" : `0x${int}${frac}`));
-    return sign * mant * 2 ** (Number(m[3]) - 4 * frac.length);
+    const mant = Number(BigInt(`0x${int}${frac}`));
+    return sign * mant * 2 ** (Number(hexFloat[3]) - 4 * frac.length);
   }
-  if ((m = /^0[oO]([0-7]*)$/.exec(clean))) return asInt(m[1] ?? "", "0o");
-  if ((m = /^0[bB]([01]*)$/.exec(clean))) return asInt(m[1] ?? "", "0b");
+  const oct = /^0[oO]([0-7]*)$/.exec(clean);
+  if (oct) return asInt(oct[1] ?? "", "0o");
+  const bin = /^0[bB]([01]*)$/.exec(clean);
+  if (bin) return asInt(bin[1] ?? "", "0b");
   if (/^0[0-7]+$/.test(clean)) return asInt(clean.slice(1), "0o");
   if (/^\d+$/.test(clean)) return asInt(clean, "");
   if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(clean)) return sign * Number(clean);
@@ -859,7 +853,16 @@ function goUnquote(lit: string): string | undefined {
     }
     const e = body[i + 1];
     i += 2;
-    const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\" };
+    const simple: Record<string, string> = {
+      a: "\x07",
+      b: "\b",
+      f: "\f",
+      n: "\n",
+      r: "\r",
+      t: "\t",
+      v: "\v",
+      "\\": "\\",
+    };
     if (e !== undefined && simple[e] !== undefined) {
       out += simple[e];
     } else if (e === q) {
@@ -930,7 +933,7 @@ function sortedKeys(o: object): string[] {
 
 /** Whether `name` is a field or method of `obj` (own keys, or class members). */
 function hasField(obj: object, name: string): boolean {
-  if (Object.prototype.hasOwnProperty.call(obj, name)) return true;
+  if (Object.hasOwn(obj, name)) return true;
   const proto: unknown = Object.getPrototypeOf(obj);
   if (proto === null || proto === Object.prototype) return false;
   return name in obj && !(name in Object.prototype);
@@ -1030,7 +1033,10 @@ function fmtInteger(n: bigint, verb: string, f: FmtFlags): string {
   if (verb === "q") return padTo(goQuoteRune(Number(n)), f);
   if (verb === "U") {
     const cp = Number(n);
-    let s = `U+${(n < 0n ? -n : n).toString(16).toUpperCase().padStart(f.prec ?? 4, "0")}`;
+    let s = `U+${(n < 0n ? -n : n)
+      .toString(16)
+      .toUpperCase()
+      .padStart(f.prec ?? 4, "0")}`;
     if (f.sharp && cp >= 0 && cp <= 0x10ffff && isPrintRune(cp)) s += ` '${String.fromCodePoint(cp)}'`;
     return padTo(s, f);
   }
@@ -1084,7 +1090,8 @@ function fmtArg(v: unknown, verb: string, f: FmtFlags): string {
   if (verb === "T") return padTo(goTypeName(v), f);
   if (v === null || v === undefined) return verb === "v" ? padTo("<nil>", f) : badVerb(verb, v);
   if (typeof v === "boolean") return verb === "v" || verb === "t" ? padTo(String(v), f) : badVerb(verb, v);
-  if (typeof v === "bigint") return "vdboOxXcqU".includes(verb) ? fmtInteger(v, verb === "v" ? "d" : verb, f) : badVerb(verb, v);
+  if (typeof v === "bigint")
+    return "vdboOxXcqU".includes(verb) ? fmtInteger(v, verb === "v" ? "d" : verb, f) : badVerb(verb, v);
   if (typeof v === "number") {
     if (Number.isInteger(v) && Math.abs(v) < 2 ** 64) {
       if ("vdboOxXcqU".includes(verb)) return fmtInteger(BigInt(v), verb === "v" ? "d" : verb, f);
@@ -1243,7 +1250,10 @@ export function goSprintln(...args: unknown[]): string {
 // JSON as docker's `json` template function writes it
 
 export interface GoJSONOptions {
-  /** Escape <, > and & as \u003c, \u003e, \u0026 (json.Marshal does; docker's `json` function does not). */
+  /**
+   * Escape <, > and & as \u003c, \u003e, \u0026, as json.Marshal does. The default: docker 20.10
+   * and 28 print `"Digest":"\u003cnone\u003e"` from `{{json .}}` (checked on this machine).
+   */
   escapeHTML?: boolean;
 }
 
@@ -1283,7 +1293,7 @@ function jsonDate(d: Date): string {
  * order), U+2028/U+2029 escaped, -0 kept, dates in RFC 3339; NaN and ±Inf are errors.
  */
 export function goJSON(value: unknown, options: GoJSONOptions = {}): string {
-  const escapeHTML = options.escapeHTML ?? false;
+  const escapeHTML = options.escapeHTML ?? true;
   const seen = new Set<object>();
   const enc = (v: unknown): string => {
     if (v === null || v === undefined || typeof v === "function" || typeof v === "symbol") return "null";
@@ -1528,7 +1538,17 @@ function evalArgsString(args: unknown[]): string {
 
 function htmlEscape(s: string): string {
   return s.replace(/[\0"'&<>]/g, (c) =>
-    c === "\0" ? "\uFFFD" : c === '"' ? "&#34;" : c === "'" ? "&#39;" : c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;",
+    c === "\0"
+      ? "\uFFFD"
+      : c === '"'
+        ? "&#34;"
+        : c === "'"
+          ? "&#39;"
+          : c === "&"
+            ? "&amp;"
+            : c === "<"
+              ? "&lt;"
+              : "&gt;",
   );
 }
 
@@ -1969,7 +1989,14 @@ class State {
       if (hasField(obj, name)) {
         const v = obj[name];
         if (typeof v === "function") {
-          return this.evalCall(dot, userFunc((...a: unknown[]) => (v as TemplateFunc).apply(obj, a)), node, name, args, final);
+          return this.evalCall(
+            dot,
+            userFunc((...a: unknown[]) => (v as TemplateFunc).apply(obj, a)),
+            node,
+            name,
+            args,
+            final,
+          );
         }
         if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
         return v;
@@ -2070,8 +2097,10 @@ export function compileTemplate(template: string, funcs?: FuncMap): CompiledTemp
   const run = (data: unknown, options: ExecuteOptions | undefined): { state: State; error: unknown } => {
     const overrides = options?.funcs;
     const lookup = (name: string): FuncDef | undefined => {
-      const o = overrides?.[name];
-      if (o !== undefined && Object.prototype.hasOwnProperty.call(overrides, name)) return userFunc(o);
+      if (overrides !== undefined && Object.hasOwn(overrides, name)) {
+        const o = overrides[name];
+        if (o !== undefined) return userFunc(o);
+      }
       return table.get(name);
     };
     const state = new State(parsed, lookup, data);
@@ -2079,7 +2108,8 @@ export function compileTemplate(template: string, funcs?: FuncMap): CompiledTemp
       state.walk(data, parsed.root);
       return { state, error: undefined };
     } catch (e) {
-      if (e === BREAK || e === CONTINUE) return { state, error: new GoTemplateError("template: : break outside range") };
+      if (e === BREAK || e === CONTINUE)
+        return { state, error: new GoTemplateError("template: : break outside range") };
       if (e instanceof RangeError) return { state, error: new GoTemplateError(`template: : ${e.message}`) };
       return { state, error: e };
     }

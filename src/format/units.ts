@@ -282,8 +282,25 @@ function zoneAbbrev(d: Date, timeZone: string, offset: number): string {
   return m === 0 ? `${sign}${h}` : `${sign}${h}${String(m).padStart(2, "0")}`;
 }
 
+let localZone: string | undefined;
+
+/**
+ * The local zone's name, found once: creating an Intl.DateTimeFormat costs ~15 ms the first
+ * time (ICU's data) and more per row, which `berth images` with 1,000 rows would feel. A host
+ * whose local time is UTC all year (January and July offsets both 0) needs no Intl at all.
+ */
+function localTimeZone(): string {
+  if (localZone === undefined) {
+    const year = new Date().getUTCFullYear();
+    const utcAllYear =
+      new Date(Date.UTC(year, 0, 1)).getTimezoneOffset() === 0 && new Date(Date.UTC(year, 6, 1)).getTimezoneOffset() === 0;
+    localZone = utcAllYear ? "UTC" : (Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC");
+  }
+  return localZone;
+}
+
 function zonedParts(d: Date, timeZone: string | undefined): ZonedParts {
-  const tz = timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
+  const tz = timeZone ?? localTimeZone();
   if (/^(Etc\/)?(UTC|UCT|Universal|Zulu)$/i.test(tz)) {
     return {
       year: d.getUTCFullYear(),
@@ -297,8 +314,7 @@ function zonedParts(d: Date, timeZone: string | undefined): ZonedParts {
     };
   }
   const parts = partsFormatter(tz).formatToParts(d);
-  const get = (type: Intl.DateTimeFormatPartTypes): number =>
-    Number(parts.find((p) => p.type === type)?.value ?? "0");
+  const get = (type: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === type)?.value ?? "0");
   let year = get("year");
   if (parts.find((p) => p.type === "era")?.value === "BC") year = 1 - year;
   const p = {
