@@ -10,20 +10,39 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 
-const common = { bundle: true, platform: "node", target: "node20", sourcemap: true, external: ["better-sqlite3"], logLevel: "warning" };
-await build({ ...common, entryPoints: { cli: "src/cli/run.ts" }, format: "cjs", outExtension: { ".js": ".cjs" }, outdir: "dist", minify: true });
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  external: ["better-sqlite3"],
+  logLevel: "warning",
+};
+await build({
+  ...common,
+  entryPoints: { cli: "src/cli/run.ts" },
+  format: "cjs",
+  outExtension: { ".js": ".cjs" },
+  outdir: "dist",
+  minify: true,
+});
 await build({
   ...common,
   entryPoints: { index: "src/index.ts" },
   format: "esm",
   outdir: "dist",
-  banner: { js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);",
+  },
 });
 
 // Warm the code cache with a typical run: functions V8 compiled lazily are included.
 const root = mkdtempSync(join(tmpdir(), "berth-build-"));
 try {
-  execFileSync(process.execPath, ["bin/berth", "--root", root, "images"], { env: { ...process.env, BERTH_WRITE_CODE_CACHE: "1" }, stdio: "ignore" });
+  execFileSync(process.execPath, ["bin/berth", "--root", root, "images"], {
+    env: { ...process.env, BERTH_WRITE_CODE_CACHE: "1" },
+    stdio: "ignore",
+  });
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -4,23 +4,31 @@
  *   import { openStore, load, save, images, inspectImage } from "berth";
  *   const store = openStore("/var/lib/berth");
  */
-export { BerthError, type ErrorCode } from "./oci/errors.js";
+
 export { type Digest, parseDigest, sha256 } from "./oci/digest.js";
+export { BerthError, type ErrorCode } from "./oci/errors.js";
 export { MediaType } from "./oci/media-types.js";
-export { type Reference, parseReference, formatReference, familiarName } from "./oci/reference.js";
+export { familiarName, formatReference, parseReference, type Reference } from "./oci/reference.js";
 export type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from "./oci/schema.js";
-export { LocalStore } from "./store/local-store.js";
-export type { ImageRecord } from "./store/image-records.js";
-export { load, type LoadResult } from "./verbs/load.js";
-export { save } from "./verbs/save.js";
-export { importImage, type ImportOptions } from "./verbs/import.js";
-export { tag } from "./verbs/tag.js";
-export { removeImage, type RemoveResult } from "./verbs/rmi.js";
-export { images, type ImageRow, type ListOptions } from "./verbs/images.js";
-export { inspectImage, type ImageInspect } from "./verbs/inspect.js";
-export { history, type HistoryRow } from "./verbs/history.js";
-export { pruneImages, pruneSystem, pruneContainers, diskUsage, type PruneResult, type DiskUsage } from "./verbs/prune.js";
 export { defaultRoot } from "./store/default-root.js";
+export type { ImageRecord } from "./store/image-records.js";
+export { LocalStore } from "./store/local-store.js";
+export { type HistoryRow, history } from "./verbs/history.js";
+export { type ImageRow, images, type ListOptions } from "./verbs/images.js";
+export { type ImportOptions, importImage } from "./verbs/import.js";
+export { type ImageInspect, inspectImage } from "./verbs/inspect.js";
+export { type LoadResult, load } from "./verbs/load.js";
+export {
+  type DiskUsage,
+  diskUsage,
+  type PruneResult,
+  pruneContainers,
+  pruneImages,
+  pruneSystem,
+} from "./verbs/prune.js";
+export { type RemoveResult, removeImage } from "./verbs/rmi.js";
+export { save } from "./verbs/save.js";
+export { tag } from "./verbs/tag.js";
 
 import { LocalStore } from "./store/local-store.js";
 /** Opens the store at `root` (see defaultRoot for docker-like defaults). */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
@@ -72,6 +73,14 @@ test("a blob whose bytes do not match its digest", () => {
   rejectsCleanly(["load", "-i", t], /^Error: loading image: .*digest/);
 });
 
+test("a large layer that is not a tar (streamed, not buffered) fails without hanging", () => {
+  const t = tamper("notatar", (x) => {
+    const { layers } = layerPaths(x);
+    fs.writeFileSync(layers[0] as string, randomBytes(12 << 20));
+  });
+  rejectsCleanly(["load", "-i", t], /^Error: loading image: .*(digest|not a tar)/);
+});
+
 test("a config whose bytes do not match its name", () => {
   const t = tamper("badconfig", (x) => {
     const { config } = layerPaths(x);
@@ -109,7 +118,10 @@ test("an unknown image", () => {
 });
 
 test("a malformed reference says which part is wrong", () => {
-  rejectsCleanly(["tag", "keep/me:1", "Bad/Name:1"], /^Error: invalid reference "Bad\/Name:1": repository name must be lowercase$/);
+  rejectsCleanly(
+    ["tag", "keep/me:1", "Bad/Name:1"],
+    /^Error: invalid reference "Bad\/Name:1": repository name must be lowercase$/,
+  );
   rejectsCleanly(["tag", "keep/me:1", "ok:-tag"], /^Error: invalid reference "ok:-tag": tag "-tag"/);
   rejectsCleanly(["tag", "keep/me:1", "a@sha256:123"], /^Error: invalid reference "a@sha256:123": digest/);
 });

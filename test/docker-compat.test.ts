@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { DOCKER, berth, busyboxRootfsTar, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
 
 /**
  * The foundation's compatibility claim, against a real Docker engine: an image docker made
@@ -19,7 +19,7 @@ before(() => {
   dir = tempDir("compat");
   root = join(dir, "store");
   const rootfs = busyboxRootfsTar(dir);
-  must(DOCKER, ["rmi", "-f", TAG, "berth-compat/base:1", "berth-compat/app:roundtrip"]) ;
+  must(DOCKER, ["rmi", "-f", TAG, "berth-compat/base:1", "berth-compat/app:roundtrip"]);
   must(DOCKER, ["import", rootfs, "berth-compat/base:1"]);
   fs.writeFileSync(
     join(dir, "Dockerfile"),
@@ -80,13 +80,38 @@ test("berth images agrees with docker images on ID, tag and size", () => {
 test("berth inspect agrees with docker inspect on the config and sizes", () => {
   const d = JSON.parse(must(DOCKER, ["image", "inspect", TAG]))[0];
   const b = JSON.parse(berth(root, ["image", "inspect", TAG]).stdout)[0];
-  for (const key of ["Id", "RepoTags", "Created", "Author", "Architecture", "Os", "Size", "VirtualSize", "RootFS", "Comment", "DockerVersion"]) {
+  for (const key of [
+    "Id",
+    "RepoTags",
+    "Created",
+    "Author",
+    "Architecture",
+    "Os",
+    "Size",
+    "VirtualSize",
+    "RootFS",
+    "Comment",
+    "DockerVersion",
+  ]) {
     assert.deepEqual(b[key], d[key], key);
   }
-  for (const key of ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes", "StopSignal", "Healthcheck", "OnBuild", "Shell"]) {
+  for (const key of [
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Labels",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
+  ]) {
     assert.deepEqual(b.Config[key], d.Config[key], `Config.${key}`);
   }
-  const fmt = "{{.Config.Env}} {{index .Config.Labels \"version\"}} {{json .Config.ExposedPorts}}";
+  const fmt = '{{.Config.Env}} {{index .Config.Labels "version"}} {{json .Config.ExposedPorts}}';
   assert.equal(berth(root, ["inspect", "--format", fmt, TAG]).stdout, must(DOCKER, ["inspect", "--format", fmt, TAG]));
 });
 

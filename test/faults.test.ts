@@ -45,7 +45,11 @@ function assertConsistent(root: string): void {
   assert.deepEqual(dangling, [], "every tag points at an image");
   const index = JSON.parse(fs.readFileSync(join(root, "index.json"), "utf8"));
   const inDb = new Set(db.prepare("SELECT manifest FROM images").pluck().all() as string[]);
-  assert.deepEqual(new Set(index.manifests.map((m: { digest: string }) => m.digest)), inDb, "index.json matches the database");
+  assert.deepEqual(
+    new Set(index.manifests.map((m: { digest: string }) => m.digest)),
+    inDb,
+    "index.json matches the database",
+  );
   db.close();
 }
 
@@ -112,6 +116,9 @@ test("8 concurrent processes loading, tagging and removing end consistent", asyn
   const failures = (await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)))).flat();
   assert.deepEqual(failures, []);
   assertConsistent(root);
-  const tags = berth(root, ["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split("\n").filter(Boolean).sort();
+  const tags = berth(root, ["images", "--format", "{{.Repository}}:{{.Tag}}"])
+    .stdout.split("\n")
+    .filter(Boolean)
+    .sort();
   assert.deepEqual(tags, ["big/img:0", "big/img:1", "big/img:2"]);
 });

@@ -22,7 +22,11 @@ export function tempDir(prefix: string): string {
 }
 
 /** Runs the real berth CLI against `root`. */
-export function berth(root: string, args: readonly string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Run {
+export function berth(
+  root: string,
+  args: readonly string[],
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Run {
   const r = spawnSync(process.execPath, [BERTH, "--root", root, ...args], {
     input: opts.input ?? "",
     env: { ...process.env, ...opts.env },
@@ -38,11 +42,19 @@ export function berthSpawn(root: string, args: readonly string[]) {
 
 export function sh(cmd: string, args: readonly string[], opts: { input?: string | Buffer; cwd?: string } = {}): Run {
   const r = spawnSync(cmd, args, { input: opts.input ?? "", cwd: opts.cwd, maxBuffer: 1 << 30 });
-  return { code: r.status ?? -1, stdout: r.stdout?.toString() ?? "", stderr: r.stderr?.toString() ?? String(r.error ?? "") };
+  return {
+    code: r.status ?? -1,
+    stdout: r.stdout?.toString() ?? "",
+    stderr: r.stderr?.toString() ?? String(r.error ?? ""),
+  };
 }
 
 /** Runs a command and throws with its stderr when it fails. */
-export function must(cmd: string, args: readonly string[], opts: { input?: string | Buffer; cwd?: string } = {}): string {
+export function must(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string | Buffer; cwd?: string } = {},
+): string {
   const r = sh(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
@@ -73,7 +85,18 @@ export function busyboxRootfsTar(dir: string, extra: Record<string, string> = {}
     fs.writeFileSync(join(rootfs, name), text);
   }
   const tar = join(dir, "rootfs.tar");
-  must("tar", ["-C", rootfs, "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf", tar, "."]);
+  must("tar", [
+    "-C",
+    rootfs,
+    "--sort=name",
+    "--mtime=@0",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    "-cf",
+    tar,
+    ".",
+  ]);
   return tar;
 }
 
@@ -85,7 +108,9 @@ export function snapshotStore(root: string): string {
   const lines: string[] = [];
   const blobs = join(root, "blobs", "sha256");
   for (const name of fs.existsSync(blobs) ? fs.readdirSync(blobs).sort() : []) {
-    const hash = createHash("sha256").update(fs.readFileSync(join(blobs, name))).digest("hex");
+    const hash = createHash("sha256")
+      .update(fs.readFileSync(join(blobs, name)))
+      .digest("hex");
     lines.push(`blob ${name} ${hash}`);
   }
   for (const f of ["index.json", "oci-layout"]) {
@@ -96,7 +121,8 @@ export function snapshotStore(root: string): string {
   if (fs.existsSync(dbPath)) {
     const db = new Database(dbPath, { readonly: true });
     for (const table of ["images", "tags", "repo_digests", "image_blobs", "image_layers", "layers", "containers"]) {
-      for (const row of db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all()) lines.push(`${table} ${JSON.stringify(row)}`);
+      for (const row of db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all())
+        lines.push(`${table} ${JSON.stringify(row)}`);
     }
     db.close();
   }
@@ -108,7 +134,9 @@ export function corruptBlobs(root: string): string[] {
   const bad: string[] = [];
   const blobs = join(root, "blobs", "sha256");
   for (const name of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
-    const hash = createHash("sha256").update(fs.readFileSync(join(blobs, name))).digest("hex");
+    const hash = createHash("sha256")
+      .update(fs.readFileSync(join(blobs, name)))
+      .digest("hex");
     if (hash !== name) bad.push(name);
   }
   return bad;

@@ -8,7 +8,16 @@ import { REPO } from "./helpers.js";
  * Imports point one way: oci → format/image → store → archive → verbs → cli. A module may
  * import from its own layer or any layer below it, never above.
  */
-const RANK: Record<string, number> = { oci: 0, format: 1, image: 1, store: 2, archive: 3, verbs: 4, cli: 5, "index.ts": 5 };
+const RANK: Record<string, number> = {
+  oci: 0,
+  format: 1,
+  image: 1,
+  store: 2,
+  archive: 3,
+  verbs: 4,
+  cli: 5,
+  "index.ts": 5,
+};
 
 function* files(dir: string): Generator<string> {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -2,23 +2,23 @@ import { posix } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { extract } from "tar-stream";
-import { type StagedBlob, detectCompression, ingestLayer } from "../image/layer-ingest.js";
+import { detectCompression, ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
 import { type Digest, digestHex, parseDigest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
-import { MediaType, isIndexMediaType, isManifestMediaType, layerMediaType } from "../oci/media-types.js";
-import { type Reference, parseReference } from "../oci/reference.js";
+import { isIndexMediaType, isManifestMediaType, layerMediaType, MediaType } from "../oci/media-types.js";
+import { parseReference, type Reference } from "../oci/reference.js";
 import {
+  archiveManifestSchema,
   type ImageConfig,
   type ImageIndex,
-  type Manifest,
-  archiveManifestSchema,
   imageConfigSchema,
   indexSchema,
+  type Manifest,
   manifestSchema,
   parseJson,
 } from "../oci/schema.js";
-import type { Lease } from "../store/local-store.js";
 import type { NewImage } from "../store/image-records.js";
+import type { Lease } from "../store/local-store.js";
 
 /** Entries up to this size are also kept in memory: configs, manifests and indexes are small. */
 const SMALL = 4 << 20;
@@ -68,7 +68,8 @@ export async function readArchive(src: Readable, lease: Lease, hostPlatform: { o
       });
   });
   async function handleEntry(name: string, size: number, stream: AsyncIterable<unknown>) {
-    if (name === "" || name.startsWith("../")) throw new BerthError("INVALID_ARCHIVE", `archive entry "${name}" escapes the archive`);
+    if (name === "" || name.startsWith("../"))
+      throw new BerthError("INVALID_ARCHIVE", `archive entry "${name}" escapes the archive`);
     const claimed = claimedDigest(name);
     if (size <= SMALL) {
       const chunks: Buffer[] = [];
@@ -78,10 +79,18 @@ export async function readArchive(src: Readable, lease: Lease, hostPlatform: { o
       // as manifest.json must not land in the store.
       const digest = sha256(bytes);
       if (claimed && claimed !== digest) throw mismatch(name, claimed, digest);
-      entries.set(name, { staged: { digest, size: bytes.length, compression: detectCompression(bytes), diffId: null, layerSize: null }, bytes });
+      entries.set(name, {
+        staged: { digest, size: bytes.length, compression: detectCompression(bytes), diffId: null, layerSize: null },
+        bytes,
+      });
       return;
     }
-    const staged = await ingestLayer(lease, stream, claimed ? { digest: claimed, size } : { size }, `archive entry ${name}`);
+    const staged = await ingestLayer(
+      lease,
+      stream,
+      claimed ? { digest: claimed, size } : { size },
+      `archive entry ${name}`,
+    );
     entries.set(name, { staged });
   }
   tarStream.pipe(parser);
@@ -114,7 +123,10 @@ function claimedDigest(name: string): Digest | undefined {
 }
 
 function mismatch(name: string, claimed: Digest, actual: Digest): BerthError {
-  return new BerthError("DIGEST_MISMATCH", `archive entry ${name}: content has digest ${actual}, but its name claims ${claimed}`);
+  return new BerthError(
+    "DIGEST_MISMATCH",
+    `archive entry ${name}: content has digest ${actual}, but its name claims ${claimed}`,
+  );
 }
 
 async function maybeGunzip(src: Readable): Promise<Readable> {
@@ -157,7 +169,12 @@ function needBytes(entries: Map<string, Entry>, path: string, what: string): Buf
 async function stageLayer(lease: Lease, entry: Entry, what: string): Promise<StagedBlob> {
   if (entry.bytes && (entry.staged.diffId === null || !lease.store.hasBlob(entry.staged.digest))) {
     const bytes = entry.bytes;
-    entry.staged = await ingestLayer(lease, bufferStream(bytes), { digest: entry.staged.digest, size: bytes.length }, what);
+    entry.staged = await ingestLayer(
+      lease,
+      bufferStream(bytes),
+      { digest: entry.staged.digest, size: bytes.length },
+      what,
+    );
   }
   return entry.staged;
 }
@@ -262,18 +279,29 @@ async function fromOciLayout(
     const manifestDesc = pickManifest(entries, desc, host, what);
     const manifestBytes = blobBytes(entries, manifestDesc.digest, manifestDesc.size, what);
     const manifest = parseJson(manifestSchema, manifestBytes, `image manifest ${manifestDesc.digest}`);
-    const configBytes = blobBytes(entries, manifest.config.digest, manifest.config.size, `manifest ${manifestDesc.digest}`);
+    const configBytes = blobBytes(
+      entries,
+      manifest.config.digest,
+      manifest.config.size,
+      `manifest ${manifestDesc.digest}`,
+    );
     const config = parseJson(imageConfigSchema, configBytes, `image config ${manifest.config.digest}`);
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
-      throw new BerthError("INVALID_ARCHIVE", `manifest ${manifestDesc.digest}: ${manifest.layers.length} layers but ${diffIds.length} diff_ids`);
+      throw new BerthError(
+        "INVALID_ARCHIVE",
+        `manifest ${manifestDesc.digest}: ${manifest.layers.length} layers but ${diffIds.length} diff_ids`,
+      );
     }
     const layerSizes: NewImage["layerSizes"] = [];
     for (const [j, layer] of manifest.layers.entries()) {
       const path = `blobs/${layer.digest.replace(":", "/")}`;
       const entry = need(entries, path, `manifest ${manifestDesc.digest}`);
       if (entry.staged.size !== layer.size) {
-        throw new BerthError("SIZE_MISMATCH", `layer ${layer.digest}: ${entry.staged.size} bytes, manifest says ${layer.size}`);
+        throw new BerthError(
+          "SIZE_MISMATCH",
+          `layer ${layer.digest}: ${entry.staged.size} bytes, manifest says ${layer.size}`,
+        );
       }
       const staged = await stageLayer(lease, entry, `layer ${layer.digest}`);
       checkLayer(staged, diffIds[j] as Digest, path);

@@ -22,7 +22,11 @@ export interface ArchiveEntryImage {
  * blobs/), as docker 25+ does. Blobs shared by several images are written once. Entries have
  * fixed owners and times, so the same images always give the same bytes.
  */
-export async function writeArchive(store: LocalStore, images: readonly ArchiveEntryImage[], out: Writable): Promise<void> {
+export async function writeArchive(
+  store: LocalStore,
+  images: readonly ArchiveEntryImage[],
+  out: Writable,
+): Promise<void> {
   const tar = pack();
   const piped = pipeline(tar, out);
   const written = new Set<string>();
@@ -73,7 +77,11 @@ export async function writeArchive(store: LocalStore, images: readonly ArchiveEn
       repositories[repo] ??= {};
       if (top) (repositories[repo] as Record<string, string>)[t.slice(i + 1)] = digestHex(top.digest);
     }
-    const base = { mediaType: img.manifestMediaType, digest: img.manifestDigest, size: store.blobSize(img.manifestDigest) };
+    const base = {
+      mediaType: img.manifestMediaType,
+      digest: img.manifestDigest,
+      size: store.blobSize(img.manifestDigest),
+    };
     if (img.tags.length === 0) indexManifests.push(base);
     for (const t of img.tags) {
       indexManifests.push({

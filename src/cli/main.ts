@@ -2,16 +2,11 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { BerthError } from "../oci/errors.js";
 import { defaultRoot } from "../store/default-root.js";
 import { LocalStore } from "../store/local-store.js";
-import { registerLoad, registerImport, registerSave } from "./commands/archive.js";
+import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
-import {
-  registerContainerPrune,
-  registerImagePrune,
-  registerSystemDf,
-  registerSystemPrune,
-} from "./commands/prune.js";
+import { registerContainerPrune, registerImagePrune, registerSystemDf, registerSystemPrune } from "./commands/prune.js";
 import { registerRm, registerRmi } from "./commands/rmi.js";
 import { registerTag } from "./commands/tag.js";
 import type { CliContext } from "./context.js";
@@ -101,10 +96,20 @@ export async function main(io: Io): Promise<number> {
       io.stderr.write(`Error: ${err.message}\n`);
       return err.code === "USAGE" ? 125 : 1;
     }
-    io.stderr.write(`Error: ${(err as Error).stack ?? String(err)}\n`);
+    io.stderr.write(`${unexpected(err, io.env)}\n`);
     return 1;
   } finally {
     store?.close();
   }
   return exitCode;
+}
+
+/**
+ * An error berth did not expect, as one line (what failed, and how to see more); the stack
+ * only with BERTH_DEBUG=1.
+ */
+export function unexpected(err: unknown, env: Readonly<Record<string, string | undefined>>): string {
+  if (env.BERTH_DEBUG === "1") return `Error: ${(err as Error)?.stack ?? String(err)}`;
+  const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+  return `Error: ${message} (an internal error: run again with BERTH_DEBUG=1 for details, and report it)`;
 }

@@ -1,4 +1,11 @@
-import { main } from "./main.js";
+import { main, unexpected } from "./main.js";
+
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (err: unknown) => {
+    process.stderr.write(`${unexpected(err, process.env)}\n`);
+    process.exit(1);
+  });
+}
 
 /** The process entry: wires the real process to main and exits with its code. */
 main({

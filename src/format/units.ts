@@ -293,7 +293,8 @@ function localTimeZone(): string {
   if (localZone === undefined) {
     const year = new Date().getUTCFullYear();
     const utcAllYear =
-      new Date(Date.UTC(year, 0, 1)).getTimezoneOffset() === 0 && new Date(Date.UTC(year, 6, 1)).getTimezoneOffset() === 0;
+      new Date(Date.UTC(year, 0, 1)).getTimezoneOffset() === 0 &&
+      new Date(Date.UTC(year, 6, 1)).getTimezoneOffset() === 0;
     localZone = utcAllYear ? "UTC" : (Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC");
   }
   return localZone;

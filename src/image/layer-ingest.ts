@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { PassThrough, type Readable, Writable } from "node:stream";
+import { finished, PassThrough, type Readable, Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
@@ -10,6 +10,7 @@ import type { ByteSource, Expected, Measured } from "../oci/verify.js";
 export interface BlobWriter {
   ingest(src: ByteSource, expected: Expected, what: string, observers?: readonly Writable[]): Promise<Measured>;
 }
+
 import { LayerStats } from "./layer-stats.js";
 
 /** What ingesting a blob that may be a layer learns about it. */
@@ -37,6 +38,8 @@ class LayerProbe extends Writable {
   private readonly hash = createHash("sha256");
   private readonly stats = new LayerStats();
   private tarOk = true;
+  /** The write waiting for the tar walk to drain; released early if the walk fails. */
+  private waiting: (() => void) | undefined;
   diffId: Digest | null = null;
   layerSize: number | null = null;
 
@@ -44,23 +47,37 @@ class LayerProbe extends Writable {
     super({ highWaterMark: 1 << 20 });
     this.stats.on("error", () => {
       this.tarOk = false;
+      this.release();
     });
+    this.stats.on("drain", () => this.release());
+  }
+
+  private release(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
   }
 
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.hash.update(chunk);
-    if (!this.tarOk) return cb();
-    if (!this.stats.write(chunk)) this.stats.once("drain", () => cb());
-    else cb();
+    if (this.tarOk && !this.stats.write(chunk) && this.tarOk) {
+      this.waiting = () => cb();
+      return;
+    }
+    cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     this.diffId = `sha256:${this.hash.digest("hex")}` as Digest;
-    if (!this.tarOk) return cb();
-    this.stats.end(() => {
+    if (!this.tarOk) {
+      cb();
+      return;
+    }
+    finished(this.stats, () => {
       if (this.tarOk && this.stats.entries > 0) this.layerSize = this.stats.size;
       cb();
     });
+    this.stats.end();
   }
 }
 

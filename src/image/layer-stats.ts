@@ -5,12 +5,15 @@ import { extract } from "tar-stream";
  * Walks an uncompressed layer tar and computes the size docker reports for the layer:
  * the bytes of regular files plus the length of each symlink's target (what `lstat`
  * gives on an overlay2 diff directory), with whiteouts and directories counting zero.
+ * A stream that is not a tar, or is cut short, makes this stream fail with the parser's error.
  */
 export class LayerStats extends Writable {
   size = 0;
   entries = 0;
   private readonly parser = extract();
-  private readonly done: Promise<void>;
+  private failure: Error | undefined;
+  private parserDone = false;
+  private onParserDone: ((err?: Error) => void) | undefined;
 
   constructor() {
     super({ highWaterMark: 1 << 20 });
@@ -24,19 +27,38 @@ export class LayerStats extends Writable {
       stream.on("end", next);
       stream.resume();
     });
-    this.done = new Promise((resolve, reject) => {
-      this.parser.on("finish", resolve);
-      this.parser.on("error", reject);
-    });
+    this.parser.on("finish", () => this.settle());
+    this.parser.on("error", (err: Error) => this.settle(err));
+  }
+
+  private settle(err?: Error): void {
+    if (this.parserDone) return;
+    this.parserDone = true;
+    this.failure = err;
+    const done = this.onParserDone;
+    this.onParserDone = undefined;
+    if (done) done(err);
+    else if (err) this.destroy(err);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.parser.write(chunk)) this.parser.once("drain", () => cb(null));
-    else cb();
+    if (this.failure) return cb(this.failure);
+    if (this.parser.write(chunk)) return cb();
+    const onDrain = () => {
+      this.parser.off("error", onError);
+      cb();
+    };
+    const onError = (err: Error) => {
+      this.parser.off("drain", onDrain);
+      cb(err);
+    };
+    this.parser.once("drain", onDrain);
+    this.parser.once("error", onError);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.parser.end(undefined as never);
-    this.done.then(() => cb(), cb);
+    if (this.parserDone) return cb(this.failure);
+    this.onParserDone = (err) => cb(err);
+    (this.parser as unknown as NodeJS.WritableStream).end();
   }
 }

@@ -11,7 +11,18 @@ test("sha256 of known bytes", () => {
 
 test("parseDigest accepts sha256 and sha512 and rejects the rest", () => {
   assert.equal(parseDigest(`sha512:${"0".repeat(128)}`), `sha512:${"0".repeat(128)}`);
-  for (const bad of ["", "sha256", `sha256:${"A".repeat(64)}`, `sha256:${"0".repeat(63)}`, `md5:${"0".repeat(32)}`, `sha512:${"0".repeat(64)}`]) {
-    assert.throws(() => parseDigest(bad), (e: unknown) => e instanceof BerthError && e.code === "INVALID_DIGEST", bad);
+  for (const bad of [
+    "",
+    "sha256",
+    `sha256:${"A".repeat(64)}`,
+    `sha256:${"0".repeat(63)}`,
+    `md5:${"0".repeat(32)}`,
+    `sha512:${"0".repeat(64)}`,
+  ]) {
+    assert.throws(
+      () => parseDigest(bad),
+      (e: unknown) => e instanceof BerthError && e.code === "INVALID_DIGEST",
+      bad,
+    );
   }
 });

@@ -15,7 +15,10 @@ export function parseDigest(text: string): Digest {
   const algorithm = text.slice(0, colon);
   const encoded = text.slice(colon + 1);
   if (algorithm !== "sha256" && algorithm !== "sha512") {
-    throw new BerthError("INVALID_DIGEST", `invalid digest "${clip(text)}": unsupported algorithm "${clip(algorithm)}"`);
+    throw new BerthError(
+      "INVALID_DIGEST",
+      `invalid digest "${clip(text)}": unsupported algorithm "${clip(algorithm)}"`,
+    );
   }
   if (encoded.length !== HEX_LENGTH[algorithm] || !/^[a-f0-9]+$/.test(encoded)) {
     throw new BerthError(

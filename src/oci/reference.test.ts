@@ -41,7 +41,11 @@ test("familiar forms are what docker prints", () => {
 function rejects(input: string, part: RegExp): void {
   assert.throws(
     () => parseReference(input),
-    (err: unknown) => err instanceof BerthError && err.code === "INVALID_REFERENCE" && part.test(err.message) && !err.message.includes("\n"),
+    (err: unknown) =>
+      err instanceof BerthError &&
+      err.code === "INVALID_REFERENCE" &&
+      part.test(err.message) &&
+      !err.message.includes("\n"),
     `expected ${input} to be rejected with ${part}`,
   );
 }

@@ -1,5 +1,5 @@
-import { BerthError } from "./errors.js";
 import { type Digest, parseDigest } from "./digest.js";
+import { BerthError } from "./errors.js";
 
 /**
  * An image reference after docker's normalisation: `nginx` → domain `docker.io`, path
@@ -48,7 +48,10 @@ export function parseReference(input: string): Reference {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
     if (!TAG.test(tag)) {
-      throw bad(input, `tag "${clip(tag)}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
+      throw bad(
+        input,
+        `tag "${clip(tag)}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`,
+      );
     }
   }
   if (rest.length === 0) throw bad(input, "the repository name is missing");
@@ -87,7 +90,8 @@ function validateDomain(input: string, domain: string): void {
   let host = domain;
   const portMatch = /^(.*):([0-9]+)$/.exec(domain);
   if (portMatch) host = portMatch[1] ?? "";
-  else if (domain.includes(":") && !IPV6.test(domain)) throw bad(input, `registry "${clip(domain)}" has an invalid port`);
+  else if (domain.includes(":") && !IPV6.test(domain))
+    throw bad(input, `registry "${clip(domain)}" has an invalid port`);
   if (IPV6.test(host)) return;
   for (const part of host.split(".")) {
     if (!DOMAIN_COMPONENT.test(part)) throw bad(input, `registry host "${clip(host)}" is not a valid host name`);

@@ -18,7 +18,10 @@ test("a valid manifest parses and keeps unknown fields", () => {
 test("a bad document names the field at fault", () => {
   const cases: [string, RegExp][] = [
     ["{", /not JSON/],
-    [JSON.stringify({ schemaVersion: 2, config: { mediaType: "x", digest: "sha256:zz", size: 1 }, layers: [] }), /config\.digest/],
+    [
+      JSON.stringify({ schemaVersion: 2, config: { mediaType: "x", digest: "sha256:zz", size: 1 }, layers: [] }),
+      /config\.digest/,
+    ],
     [JSON.stringify({ schemaVersion: 2, config: { mediaType: "x", digest: D, size: -1 }, layers: [] }), /config\.size/],
     [JSON.stringify({ schemaVersion: 2, config: { mediaType: "x", digest: D, size: 1 }, layers: [{}] }), /layers\[0\]/],
     [JSON.stringify({ schemaVersion: 1, config: {}, layers: [] }), /schemaVersion/],
@@ -26,7 +29,11 @@ test("a bad document names the field at fault", () => {
   for (const [text, field] of cases) {
     assert.throws(
       () => parseJson(manifestSchema, text, "image manifest"),
-      (e: unknown) => e instanceof BerthError && e.code === "INVALID_JSON" && field.test(e.message) && e.message.startsWith("invalid image manifest"),
+      (e: unknown) =>
+        e instanceof BerthError &&
+        e.code === "INVALID_JSON" &&
+        field.test(e.message) &&
+        e.message.startsWith("invalid image manifest"),
       text,
     );
   }
@@ -39,11 +46,24 @@ test("image config keeps docker's fields the OCI spec lacks", () => {
       architecture: "amd64",
       os: "linux",
       rootfs: { type: "layers", diff_ids: [D] },
-      config: { Healthcheck: { Test: ["CMD", "true"] }, OnBuild: ["RUN x"], Shell: ["/bin/bash", "-c"], StopSignal: "SIGINT" },
+      config: {
+        Healthcheck: { Test: ["CMD", "true"] },
+        OnBuild: ["RUN x"],
+        Shell: ["/bin/bash", "-c"],
+        StopSignal: "SIGINT",
+      },
     }),
     "config",
   );
   assert.deepEqual(c.config?.OnBuild, ["RUN x"]);
   assert.deepEqual(c.config?.Healthcheck, { Test: ["CMD", "true"] });
-  assert.throws(() => parseJson(imageConfigSchema, JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["x"] } }), "config"), /rootfs\.diff_ids\[0\]/);
+  assert.throws(
+    () =>
+      parseJson(
+        imageConfigSchema,
+        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["x"] } }),
+        "config",
+      ),
+    /rootfs\.diff_ids\[0\]/,
+  );
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { isDigest } from "./digest.js";
 import type { Digest } from "./digest.js";
+import { isDigest } from "./digest.js";
 import { BerthError } from "./errors.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { Digest } from "../oci/digest.js";
 import { digestHex, isDigest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
-import { type Reference, formatReference, fullName, parseReference, withDefaultTag } from "../oci/reference.js";
+import { formatReference, fullName, parseReference, type Reference, withDefaultTag } from "../oci/reference.js";
 import type { ImageConfig, Manifest } from "../oci/schema.js";
 import type { LocalStore } from "./local-store.js";
 
@@ -61,7 +61,10 @@ export function registerImage(store: LocalStore, image: NewImage, tags: readonly
   const blobs = new Set<string>([image.manifestDigest, id, ...image.manifest.layers.map((l) => l.digest)]);
   for (const d of blobs) {
     if (!store.hasBlob(d as Digest)) {
-      throw new BerthError("BLOB_UNKNOWN", `image ${digestHex(id).slice(0, 12)} names blob ${d}, which is not in the store`);
+      throw new BerthError(
+        "BLOB_UNKNOWN",
+        `image ${digestHex(id).slice(0, 12)} names blob ${d}, which is not in the store`,
+      );
     }
   }
   const size = image.layerSizes.reduce((sum, l) => sum + l.size, 0);
@@ -109,7 +112,8 @@ function setTag(store: LocalStore, ref: Reference, id: Digest, now: number): Tag
 
 /** The key a tag is stored under: the full normalised name and tag. */
 export function tagName(ref: Reference): string {
-  if (ref.digest) throw new BerthError("INVALID_REFERENCE", `"${formatReference(ref, true)}" names a digest; a tag is needed here`);
+  if (ref.digest)
+    throw new BerthError("INVALID_REFERENCE", `"${formatReference(ref, true)}" names a digest; a tag is needed here`);
   return `${fullName(ref)}:${ref.tag ?? "latest"}`;
 }
 

@@ -14,7 +14,9 @@ function freshStore(): LocalStore {
 
 test("the root is an OCI image layout from the start", () => {
   const store = freshStore();
-  assert.deepEqual(JSON.parse(fs.readFileSync(join(store.root, "oci-layout"), "utf8")), { imageLayoutVersion: "1.0.0" });
+  assert.deepEqual(JSON.parse(fs.readFileSync(join(store.root, "oci-layout"), "utf8")), {
+    imageLayoutVersion: "1.0.0",
+  });
   assert.deepEqual(JSON.parse(fs.readFileSync(join(store.root, "index.json"), "utf8")).manifests, []);
   store.close();
 });
@@ -67,7 +69,10 @@ test("readBlob refuses a blob whose bytes no longer match its name", async () =>
   const bytes = Buffer.from("{}");
   const digest = sha256(bytes);
   fs.writeFileSync(store.blobPath(digest), "{ }");
-  assert.throws(() => store.readBlob(digest), (e: unknown) => e instanceof BerthError && e.code === "DIGEST_MISMATCH");
+  assert.throws(
+    () => store.readBlob(digest),
+    (e: unknown) => e instanceof BerthError && e.code === "DIGEST_MISMATCH",
+  );
   store.close();
 });
 

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
-import { type ByteSource, type Expected, type Measured, copyVerified, verifyBytes } from "../oci/verify.js";
+import { type ByteSource, copyVerified, type Expected, type Measured, verifyBytes } from "../oci/verify.js";
 import { MIGRATIONS } from "./schema.sql.js";
 
 /**
@@ -104,7 +104,9 @@ export class LocalStore {
       mediaType: r.mt,
       digest: r.manifest,
       size: r.size,
-      ...(r.name ? { annotations: { "io.containerd.image.name": r.name, "org.opencontainers.image.ref.name": r.name } } : {}),
+      ...(r.name
+        ? { annotations: { "io.containerd.image.name": r.name, "org.opencontainers.image.ref.name": r.name } }
+        : {}),
     }));
     const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
     writeAtomic(this.root, join(this.root, "index.json"), `${JSON.stringify(index)}\n`);
@@ -142,7 +144,8 @@ export class LocalStore {
 
   openBlob(digest: Digest): Readable {
     const path = this.blobPath(digest);
-    if (!fs.existsSync(path)) throw new BerthError("BLOB_UNKNOWN", `blob ${digest} is missing from the store at ${this.root}`);
+    if (!fs.existsSync(path))
+      throw new BerthError("BLOB_UNKNOWN", `blob ${digest} is missing from the store at ${this.root}`);
     return fs.createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
@@ -270,7 +273,12 @@ export class Lease {
    * known). Observers see every byte (to compute a diffID or layer size on the way).
    * The blob becomes visible only when whole and verified.
    */
-  async ingest(src: ByteSource, expected: Expected, what: string, observers: readonly Writable[] = []): Promise<Measured> {
+  async ingest(
+    src: ByteSource,
+    expected: Expected,
+    what: string,
+    observers: readonly Writable[] = [],
+  ): Promise<Measured> {
     const tmp = this.store.tempPath();
     this.temps.add(tmp);
     try {

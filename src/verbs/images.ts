@@ -115,7 +115,10 @@ function parseFilters(list: readonly string[]): Filters {
         f.since.push(value);
         break;
       default:
-        throw new BerthError("USAGE", `invalid filter '${key}': images accepts dangling, reference, label, before and since`);
+        throw new BerthError(
+          "USAGE",
+          `invalid filter '${key}': images accepts dangling, reference, label, before and since`,
+        );
     }
   }
   return f;
@@ -159,7 +162,10 @@ function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf("]", i);
       if (end < 0) re += "\\[";
       else {
-        re += `[${glob.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\")}]`;
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");

@@ -30,7 +30,8 @@ export interface ImportOptions {
  */
 export async function importImage(store: LocalStore, src: Readable, opts: ImportOptions = {}): Promise<Digest> {
   const ref = opts.reference ? parseReference(opts.reference) : undefined;
-  if (ref?.digest) throw new BerthError("INVALID_REFERENCE", `import needs REPOSITORY[:TAG], not a digest: ${opts.reference}`);
+  if (ref?.digest)
+    throw new BerthError("INVALID_REFERENCE", `import needs REPOSITORY[:TAG], not a digest: ${opts.reference}`);
   try {
     return await store.withLease(async (lease) => {
       const tar = await decompressed(src);

@@ -62,7 +62,6 @@ function dockerConfig(c: ContainerConfig | null | undefined): Record<string, unk
   return base;
 }
 
-
 /** `docker image inspect NAME`. */
 export function inspectImage(store: LocalStore, nameOrId: string): ImageInspect {
   const img = openImage(store, nameOrId);

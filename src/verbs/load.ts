@@ -3,7 +3,7 @@ import { readArchive } from "../archive/archive-reader.js";
 import type { Digest } from "../oci/digest.js";
 import { withContext } from "../oci/errors.js";
 import { formatReference } from "../oci/reference.js";
-import { type TagChange, registerImage } from "../store/image-records.js";
+import { registerImage, type TagChange } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "./platform.js";
 

@@ -78,7 +78,10 @@ export function diskUsage(store: LocalStore): DiskUsage {
   const cTotal = db.prepare("SELECT COUNT(*) FROM containers").pluck().get() as number;
   const cActive = db.prepare("SELECT COUNT(*) FROM containers WHERE state = 'running'").pluck().get() as number;
   const cSize = db.prepare("SELECT COALESCE(SUM(size), 0) FROM containers").pluck().get() as number;
-  const cIdle = db.prepare("SELECT COALESCE(SUM(size), 0) FROM containers WHERE state != 'running'").pluck().get() as number;
+  const cIdle = db
+    .prepare("SELECT COALESCE(SUM(size), 0) FROM containers WHERE state != 'running'")
+    .pluck()
+    .get() as number;
   const zero = { total: 0, active: 0, size: 0, reclaimable: 0 };
   return {
     images: { total, active, size, reclaimable: size - used },

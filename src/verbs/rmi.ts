@@ -1,13 +1,7 @@
 import type { Digest } from "../oci/digest.js";
-import { BerthError } from "../oci/errors.js";
 import { shortId } from "../oci/digest.js";
-import {
-  childrenOf,
-  containersUsing,
-  deleteImageRow,
-  removeTag,
-  resolveImage,
-} from "../store/image-records.js";
+import { BerthError } from "../oci/errors.js";
+import { childrenOf, containersUsing, deleteImageRow, removeTag, resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 
 /** What removing one image did, in docker's words: Untagged and Deleted lines. */

@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import { writeArchive, type ArchiveEntryImage } from "../archive/archive-writer.js";
+import { type ArchiveEntryImage, writeArchive } from "../archive/archive-writer.js";
 import { withContext } from "../oci/errors.js";
 import { resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";

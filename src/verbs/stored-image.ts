@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import { type ImageConfig, type Manifest, imageConfigSchema, manifestSchema, parseJson } from "../oci/schema.js";
+import { type ImageConfig, imageConfigSchema, type Manifest, manifestSchema, parseJson } from "../oci/schema.js";
 import { type ImageRecord, resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 

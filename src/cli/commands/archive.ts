@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync } from "node:fs";
-import { dirname, join, basename } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
@@ -40,7 +40,10 @@ export function registerLoad(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "suppress the load output")
     .action(async (opts) => {
       if (!opts.input && ctx.stdin.isTTY) {
-        throw new BerthError("USAGE", "requested load from stdin, but stdin is empty: pipe an archive in or use -i FILE");
+        throw new BerthError(
+          "USAGE",
+          "requested load from stdin, but stdin is empty: pipe an archive in or use -i FILE",
+        );
       }
       const src = opts.input ? openInput(opts.input) : ctx.stdin;
       const result = await load(ctx.store(), src);
@@ -61,7 +64,11 @@ export function registerImport(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<file>", "a tar archive of a file system, or - for standard input")
     .argument("[reference]", "REPOSITORY[:TAG] for the new image")
-    .addOption(new Option("-c, --change <instruction>", "apply a Dockerfile instruction to the image").argParser(collect).default([] as string[]))
+    .addOption(
+      new Option("-c, --change <instruction>", "apply a Dockerfile instruction to the image")
+        .argParser(collect)
+        .default([] as string[]),
+    )
     .option("-m, --message <message>", "set the commit message for the imported image")
     .option("--platform <platform>", "set the platform (only the host's is supported)")
     .action(async (file, reference, opts) => {
@@ -84,8 +91,10 @@ function openInput(path: string) {
   try {
     fd = openSync(path, "r");
   } catch (err) {
-    throw new BerthError("USAGE", `cannot open ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+    throw new BerthError(
+      "USAGE",
+      `cannot open ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`,
+    );
   }
   return createReadStream(path, { fd, highWaterMark: 1 << 20 });
 }
-

@@ -44,7 +44,13 @@ export function registerHistory(cmd: Command, ctx: CliContext): void {
         ctx.stdout.write(items.map((i) => `${i.ID}\n`).join(""));
         return;
       }
-      printFormatted(ctx, opts.format, items, "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", HEADERS);
+      printFormatted(
+        ctx,
+        opts.format,
+        items,
+        "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        HEADERS,
+      );
     });
 }
 

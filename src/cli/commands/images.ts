@@ -29,7 +29,11 @@ export function registerImages(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "only show image IDs")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate output")
-    .addOption(new Option("-f, --filter <filter>", "filter output (dangling=, reference=, label=, before=, since=)").argParser(collect).default([] as string[]))
+    .addOption(
+      new Option("-f, --filter <filter>", "filter output (dangling=, reference=, label=, before=, since=)")
+        .argParser(collect)
+        .default([] as string[]),
+    )
     .option("--format <format>", "format output: table, json, or a Go template")
     .action((repository, opts) => {
       const filters = [...opts.filter];

@@ -1,6 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
-import { compileTemplate } from "../../format/go-template.js";
 import { goJson } from "../../format/go-json.js";
+import { compileTemplate } from "../../format/go-template.js";
 import { BerthError } from "../../oci/errors.js";
 import { inspectImage } from "../../verbs/inspect.js";
 import type { CliContext } from "../context.js";

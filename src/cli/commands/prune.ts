@@ -1,7 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { humanSizeWithPrecision } from "../../format/units.js";
 import { familiarString } from "../../oci/reference.js";
-import { type PruneResult, diskUsage, pruneContainers, pruneImages, pruneSystem } from "../../verbs/prune.js";
+import { diskUsage, type PruneResult, pruneContainers, pruneImages, pruneSystem } from "../../verbs/prune.js";
 import type { CliContext } from "../context.js";
 import { printFormatted } from "../output.js";
 
@@ -94,7 +94,9 @@ export function registerSystemDf(cmd: Command, ctx: CliContext): void {
       const items = rows.map(([type, u]) => ({
         Active: String(u.active),
         Reclaimable:
-          u.size > 0 ? `${humanSizeWithPrecision(u.reclaimable, 4)} (${Math.floor((u.reclaimable * 100) / u.size)}%)` : humanSizeWithPrecision(u.reclaimable, 4),
+          u.size > 0
+            ? `${humanSizeWithPrecision(u.reclaimable, 4)} (${Math.floor((u.reclaimable * 100) / u.size)}%)`
+            : humanSizeWithPrecision(u.reclaimable, 4),
         Size: humanSizeWithPrecision(u.size, 4),
         TotalCount: String(u.total),
         Type: type,

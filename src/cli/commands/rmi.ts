@@ -43,7 +43,12 @@ export function registerRm(cmd: Command, ctx: CliContext): void {
           .db.prepare("SELECT id FROM containers WHERE id = ? OR name = ? OR id LIKE ?")
           .get(name, name, `${name}%`);
         if (asContainer) {
-          ctx.store().write(() => ctx.store().db.prepare("DELETE FROM containers WHERE id = ?").run((asContainer as { id: string }).id));
+          ctx.store().write(() =>
+            ctx
+              .store()
+              .db.prepare("DELETE FROM containers WHERE id = ?")
+              .run((asContainer as { id: string }).id),
+          );
           ctx.stdout.write(`${name}\n`);
           continue;
         }
@@ -65,4 +70,3 @@ export function registerRm(cmd: Command, ctx: CliContext): void {
       if (failed) ctx.setExitCode(1);
     });
 }
-
