@@ -42,7 +42,6 @@ export async function importImage(store: LocalStore, src: Readable, opts: Import
       const created = (opts.created ?? new Date()).toISOString();
       const comment = opts.message ?? `Imported from ${opts.source ?? "-"}`;
       const platform = hostPlatform();
-      const containerConfig = applyChanges({}, opts.changes ?? []);
       const config: ImageConfig = {
         architecture: platform.architecture,
         comment,
