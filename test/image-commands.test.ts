@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
-import { DOCKER, berth, busyboxRootfsTar, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
 
 /**
  * The seeds' image commands, side by side with docker: the same images in both stores, the
@@ -10,7 +10,7 @@ import { DOCKER, berth, busyboxRootfsTar, ensureDocker, must, sh, tempDir } from
  */
 let dir: string;
 let root: string;
-const REPOS = ["cmpx/one", "cmpx/two", "cmpx/label"];
+const REPOS = ["cmpx/one", "cmpx/two", "cmpx/label", "cmpx/imported"];
 
 function both(args: string[]): { d: string; b: string } {
   const d = sh(DOCKER, args);
@@ -35,7 +35,8 @@ before(() => {
   ensureDocker();
   dir = tempDir("cmds");
   root = join(dir, "store");
-  for (const repo of REPOS) sh(DOCKER, ["rmi", "-f", ...must(DOCKER, ["images", "-q", repo]).split("\n").filter(Boolean)]);
+  for (const repo of REPOS)
+    sh(DOCKER, ["rmi", "-f", ...must(DOCKER, ["images", "-q", repo]).split("\n").filter(Boolean)]);
   const tarA = busyboxRootfsTar(join(dir, "a"));
   const tarB = busyboxRootfsTar(join(dir, "b"), { "etc/extra": "x".repeat(5000) });
   must(DOCKER, ["import", tarA, "cmpx/one:1"]);
@@ -70,7 +71,15 @@ test("images: the default table, -q, --no-trunc, --digests and templates match d
 test("images --filter before/since follow creation order", () => {
   for (const args of [
     ["images", "--filter", "since=cmpx/one:1", "--filter", "reference=cmpx/*", "--format", "{{.Repository}}:{{.Tag}}"],
-    ["images", "--filter", "before=cmpx/label:1", "--filter", "reference=cmpx/*", "--format", "{{.Repository}}:{{.Tag}}"],
+    [
+      "images",
+      "--filter",
+      "before=cmpx/label:1",
+      "--filter",
+      "reference=cmpx/*",
+      "--format",
+      "{{.Repository}}:{{.Tag}}",
+    ],
   ]) {
     const { d, b } = both(args);
     assert.deepEqual(rows(b), rows(d), args.join(" "));
@@ -101,7 +110,8 @@ test("rmi untags while other names remain, refuses an ID in several repositories
   assert.notEqual(b.code, 0);
   assert.equal(b.stderr.replace(/^Error: /, ""), d.stderr.replace(/^Error response from daemon: /, ""));
   r = both(["rmi", "-f", id]);
-  const deletedLine = (s: string) => s.split("\n").filter((l) => !l.startsWith("Deleted:") || l.includes(id) || true)[0];
+  const deletedLine = (s: string) =>
+    s.split("\n").filter((l) => !l.startsWith("Deleted:") || l.includes(id) || true)[0];
   assert.equal(deletedLine(r.b), deletedLine(r.d));
   assert.match(r.b, /^Untagged: cmpx\/one:1\nUntagged: cmpx\/two:latest\nDeleted: sha256:/);
   assert.equal(r.b.split("\n")[2], r.d.split("\n")[2], "the image's own Deleted line");
@@ -129,7 +139,18 @@ test("import --change sets the config as docker's does", () => {
   assert.equal(b.code, 0, b.stderr);
   const dc = JSON.parse(must(DOCKER, ["inspect", "cmpx/imported:1"]))[0];
   const bc = JSON.parse(berth(root, ["inspect", "cmpx/imported:1"]).stdout)[0];
-  for (const key of ["Cmd", "Entrypoint", "Env", "ExposedPorts", "Labels", "User", "WorkingDir", "Volumes", "StopSignal", "OnBuild"]) {
+  for (const key of [
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "ExposedPorts",
+    "Labels",
+    "User",
+    "WorkingDir",
+    "Volumes",
+    "StopSignal",
+    "OnBuild",
+  ]) {
     assert.deepEqual(bc.Config[key], dc.Config[key], key);
   }
   assert.equal(bc.Size, dc.Size);
@@ -137,9 +158,20 @@ test("import --change sets the config as docker's does", () => {
   assert.deepEqual(bc.RootFS, dc.RootFS, "the same layer (diffID) from the same tar");
   sh(DOCKER, ["rmi", "-f", "cmpx/imported:1"]);
   // berth also takes what docker's import refuses ("stopsignal is not a valid change command")
-  const more = berth(root, ["import", "--change", "STOPSIGNAL SIGINT", "--change", 'SHELL ["/bin/ash", "-c"]', tar, "cmpx/more:1"]);
+  const more = berth(root, [
+    "import",
+    "--change",
+    "STOPSIGNAL SIGINT",
+    "--change",
+    'SHELL ["/bin/ash", "-c"]',
+    tar,
+    "cmpx/more:1",
+  ]);
   assert.equal(more.code, 0, more.stderr);
-  assert.equal(berth(root, ["inspect", "--format", "{{.Config.StopSignal}} {{.Config.Shell}}", "cmpx/more:1"]).stdout, "SIGINT [/bin/ash -c]\n");
+  assert.equal(
+    berth(root, ["inspect", "--format", "{{.Config.StopSignal}} {{.Config.Shell}}", "cmpx/more:1"]).stdout,
+    "SIGINT [/bin/ash -c]\n",
+  );
   const bad = berth(root, ["import", "--change", "FROM x", tar, "cmpx/bad:1"]);
   assert.equal(bad.code, 125);
   assert.match(bad.stderr, /^Error: invalid --change "FROM x": FROM is not one of/);
@@ -151,7 +183,10 @@ test("image prune removes dangling images only; -a removes every unused one", ()
   assert.match(id, /^sha256:[a-f0-9]{64}$/);
   assert.equal(berth(root, ["images", "--filter", "dangling=true", "-q", "--no-trunc"]).stdout, `${id}\n`);
   const refused = berth(root, ["image", "prune"], { input: "n\n" });
-  assert.match(refused.stdout, /WARNING! This will remove all dangling images\.\nAre you sure you want to continue\? \[y\/N\] $/);
+  assert.match(
+    refused.stdout,
+    /WARNING! This will remove all dangling images\.\nAre you sure you want to continue\? \[y\/N\] $/,
+  );
   assert.equal(berth(root, ["images", "--filter", "dangling=true", "-q"]).stdout.trim().length, 12, "kept after 'n'");
   const p = berth(root, ["image", "prune"], { input: "y\n" });
   assert.match(p.stdout, new RegExp(`Deleted Images:\\ndeleted: ${id}\\n`));

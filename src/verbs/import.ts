@@ -32,6 +32,8 @@ export async function importImage(store: LocalStore, src: Readable, opts: Import
   const ref = opts.reference ? parseReference(opts.reference) : undefined;
   if (ref?.digest)
     throw new BerthError("INVALID_REFERENCE", `import needs REPOSITORY[:TAG], not a digest: ${opts.reference}`);
+  // bad --change instructions fail before any input is read
+  const containerConfig = applyChanges({}, opts.changes ?? []);
   try {
     return await store.withLease(async (lease) => {
       const tar = await decompressed(src);
