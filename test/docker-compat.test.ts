@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
@@ -173,4 +174,72 @@ test("load accepts gzip'd archives and podman's docker-archive", () => {
   const p = berth(third, ["load", "-i", podmanTar]);
   assert.equal(p.code, 0, p.stderr);
   assert.equal(berth(third, ["inspect", "--format", "{{.Id}}", TAG]).stdout.trim(), dockerId);
+});
+
+test("load reads OCI layout archives from skopeo, multi-platform ones for the host's platform", () => {
+  const src = join(dir, "docker.tar");
+  const ociTar = join(dir, "skopeo-oci.tar");
+  must("skopeo", ["copy", `docker-archive:${src}`, `oci-archive:${ociTar}:1.0`]);
+  const store = join(dir, "store-oci");
+  const r = berth(store, ["load", "-i", ociTar]);
+  assert.equal(r.code, 0, r.stderr);
+  // skopeo rewrites the config as an OCI one (dropping docker's fields), so the ID is its
+  // config's digest; a bare tag names no repository, so the image loads untagged
+  const skopeoId = JSON.parse(must("skopeo", ["inspect", "--raw", `oci-archive:${ociTar}:1.0`])).config.digest;
+  assert.equal(r.stdout, `Loaded image ID: ${skopeoId}\n`);
+  assert.equal(berth(store, ["inspect", "--format", "{{.Id}}", skopeoId.slice(7, 19)]).stdout.trim(), skopeoId);
+
+  // a two-platform index: the host's image is the one loaded
+  const layout = join(dir, "multi");
+  must("skopeo", ["copy", `docker-archive:${src}`, `oci:${layout}:amd`]);
+  const index = JSON.parse(fs.readFileSync(join(layout, "index.json"), "utf8"));
+  const amd = index.manifests[0];
+  const manifest = JSON.parse(fs.readFileSync(join(layout, "blobs", "sha256", amd.digest.slice(7)), "utf8"));
+  const config = JSON.parse(fs.readFileSync(join(layout, "blobs", "sha256", manifest.config.digest.slice(7)), "utf8"));
+  const armConfig = Buffer.from(JSON.stringify({ ...config, architecture: "arm64" }));
+  const put = (bytes: Buffer) => {
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    fs.writeFileSync(join(layout, "blobs", "sha256", digest.slice(7)), bytes);
+    return { digest, size: bytes.length };
+  };
+  const armCfg = put(armConfig);
+  const armManifest = put(Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, ...armCfg } })));
+  const nested = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          { mediaType: amd.mediaType, ...armManifest, platform: { os: "linux", architecture: "arm64" } },
+          {
+            mediaType: amd.mediaType,
+            digest: amd.digest,
+            size: amd.size,
+            platform: { os: "linux", architecture: "amd64" },
+          },
+        ],
+      }),
+    ),
+  );
+  fs.writeFileSync(
+    join(layout, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          ...nested,
+          annotations: { "io.containerd.image.name": "docker.io/multi/arch:1" },
+        },
+      ],
+    }),
+  );
+  must("tar", ["-C", layout, "-cf", join(dir, "multi.tar"), "."]);
+  const m = berth(store, ["load", "-i", join(dir, "multi.tar")]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal(m.stdout, "Loaded image: multi/arch:1\n");
+  assert.equal(
+    berth(store, ["inspect", "--format", "{{.Id}} {{.Architecture}}", "multi/arch:1"]).stdout,
+    `${manifest.config.digest} amd64\n`,
+  );
 });

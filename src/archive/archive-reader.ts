@@ -267,15 +267,11 @@ async function fromOciLayout(
   for (const [i, desc] of index.manifests.entries()) {
     const what = `index.json manifests[${i}]`;
     const annotations = desc.annotations ?? {};
-    const name = annotations["io.containerd.image.name"] ?? annotations["org.opencontainers.image.ref.name"];
-    let tags: Reference[] = [];
-    if (name) {
-      try {
-        tags = [parseTag(name, what)];
-      } catch {
-        tags = []; // a bare tag such as "latest" names no repository: load it untagged
-      }
-    }
+    // containerd's annotation holds a full name; the OCI one often holds only a tag ("1.0",
+    // "latest": skopeo, buildah), which names no repository, so such images load untagged.
+    const refName = annotations["org.opencontainers.image.ref.name"];
+    const name = annotations["io.containerd.image.name"] ?? (refName && /[/:]/.test(refName) ? refName : undefined);
+    const tags = name ? [parseTag(name, what)] : [];
     const manifestDesc = pickManifest(entries, desc, host, what);
     const manifestBytes = blobBytes(entries, manifestDesc.digest, manifestDesc.size, what);
     const manifest = parseJson(manifestSchema, manifestBytes, `image manifest ${manifestDesc.digest}`);
@@ -319,7 +315,7 @@ async function fromOciLayout(
         layerSizes,
       },
       tags,
-      label: name ?? manifestDesc.digest,
+      label: name ?? refName ?? manifestDesc.digest,
     });
   }
   return out;
