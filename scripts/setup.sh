@@ -21,8 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node dependencies (better-sqlite3 compiles from source when its prebuilt binary is not reachable).
+# Node dependencies, as package-lock.json pins them (better-sqlite3 compiles from source when
+# its prebuilt binary is not reachable). `npm install` rather than `npm ci`: the registry here
+# lacks some optional platform packages (biome's macOS/Windows builds) that the lock names, and
+# npm ci refuses a lock it cannot satisfy completely.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
