@@ -5,15 +5,18 @@ import { test } from "node:test";
 import { REPO } from "./helpers.js";
 
 /**
- * Imports point one way: oci → format/image → store → archive → verbs → cli. A module may
+ * Imports point one way: oci → format/image/dockerfile → store → archive/runtime → build/verbs → cli. A module may
  * import from its own layer or any layer below it, never above.
  */
 const RANK: Record<string, number> = {
   oci: 0,
   format: 1,
   image: 1,
+  dockerfile: 1,
   store: 2,
   archive: 3,
+  runtime: 3,
+  build: 4,
   verbs: 4,
   cli: 5,
   "index.ts": 5,

@@ -35,6 +35,18 @@ function printTable(
   items: readonly Record<string, unknown>[],
   headers: Readonly<Record<string, string>>,
 ): void {
+  // Columns that are plain fields ("{{.ID}}\t{{.Size}}", every default table) need no template
+  // engine: read the fields directly. Same output, a fraction of the work for 1,000 rows.
+  const plain = /^\{\{\s*\.\w+\s*\}\}(\t\{\{\s*\.\w+\s*\}\})*$/.test(columns);
+  if (plain) {
+    const fields = [...columns.matchAll(/\.(\w+)/g)].map((m) => m[1] as string);
+    const rows = [
+      fields.map((f) => headers[f] ?? f.toUpperCase()),
+      ...items.map((i) => fields.map((f) => String(i[f] ?? "<no value>"))),
+    ];
+    ctx.stdout.write(formatTable(rows));
+    return;
+  }
   const template = compileTemplate(columns);
   // docker renders the header row by running the same template over a map of titles.
   const titles: Record<string, string> = {};

@@ -173,3 +173,21 @@ test("goRFC3339", () => {
   assert.equal(goRFC3339(d, { timeZone: "Asia/Kolkata" }), "2026-11-24T01:40:39+05:30");
   assert.equal(goRFC3339(d, { timeZone: "America/New_York" }), "2026-11-23T15:10:39-05:00");
 });
+
+test("humanSizeWithPrecision's fast path agrees with the exact %g path", () => {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+  const exact = (size: number, p: number) => {
+    let n = size;
+    let i = 0;
+    while (n >= 1000 && i < units.length - 1) {
+      n /= 1000;
+      i++;
+    }
+    return formatGoFloat(n, "g", p) + units[i];
+  };
+  const sizes = [...Array.from({ length: 300_000 }, (_, i) => i), 1125, 1115, 2225, 999_999, 999_500, 1_982_289];
+  for (let k = 0; k < 20_000; k++) sizes.push(Math.floor(Math.random() * 1e13));
+  for (const s of sizes) {
+    for (const p of [3, 4]) assert.equal(humanSizeWithPrecision(s, p), exact(s, p), `${s} at precision ${p}`);
+  }
+});
