@@ -81,6 +81,15 @@ test("a large layer that is not a tar (streamed, not buffered) fails without han
   rejectsCleanly(["load", "-i", t], /^Error: loading image: .*(digest|not a tar)/);
 });
 
+test("an archive entry linking outside the archive", () => {
+  const t = tamper("escape", (x) => {
+    const { layers } = layerPaths(x);
+    fs.rmSync(layers[0] as string);
+    fs.symlinkSync("../../../etc/passwd", layers[0] as string);
+  });
+  rejectsCleanly(["load", "-i", t], /^Error: loading image: archive entry ".*" links outside the archive$/);
+});
+
 test("a config whose bytes do not match its name", () => {
   const t = tamper("badconfig", (x) => {
     const { config } = layerPaths(x);

@@ -243,3 +243,21 @@ test("load reads OCI layout archives from skopeo, multi-platform ones for the ho
     `${manifest.config.digest} amd64\n`,
   );
 });
+
+test("load follows docker's links for a layer several saved images share", () => {
+  const tar = join(dir, "shared.tar");
+  must(DOCKER, ["save", "-o", tar, TAG, "berth-compat/base:1"]);
+  assert.match(must("tar", ["-tvf", tar]), /^l.* -> \.\.\/[a-f0-9]{64}\/layer\.tar$/m, "docker links the shared layer");
+  const store = join(dir, "store-shared");
+  const r = berth(store, ["load", "-i", tar]);
+  assert.equal(r.code, 0, r.stderr);
+  const ids = berth(store, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+    .stdout.split("\n")
+    .filter(Boolean)
+    .sort();
+  const expected = must(DOCKER, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "berth-compat/*"])
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+  assert.deepEqual(ids, expected);
+});

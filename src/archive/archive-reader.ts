@@ -44,17 +44,35 @@ export interface ArchiveImage {
  */
 export async function readArchive(src: Readable, lease: Lease, hostPlatform: { os: string; architecture: string }) {
   const entries = new Map<string, Entry>();
+  const links = new Map<string, string>();
   const tarStream = await maybeGunzip(src);
   const parser = extract();
   const done = new Promise<void>((resolve, reject) => {
     parser.on("finish", resolve);
-    parser.on("error", (err) => reject(new BerthError("INVALID_ARCHIVE", `not a valid tar archive: ${err.message}`)));
+    parser.on("error", (err) =>
+      reject(
+        err instanceof BerthError ? err : new BerthError("INVALID_ARCHIVE", `not a valid tar archive: ${err.message}`),
+      ),
+    );
     tarStream.on("error", (err) =>
       reject(err instanceof BerthError ? err : new BerthError("INVALID_ARCHIVE", `reading archive: ${err.message}`)),
     );
   });
   parser.on("entry", (header, stream, next) => {
     const name = normalise(header.name);
+    if (header.type === "symlink" && header.linkname) {
+      // docker save writes a layer shared by several images once and links the others to it
+      // (`<id>/layer.tar -> ../<first>/layer.tar`); a target outside the archive is refused.
+      const target = header.linkname.startsWith("/")
+        ? "../"
+        : normalise(posix.join(posix.dirname(name), header.linkname));
+      if (target.startsWith("../") || target === "..") {
+        stream.resume();
+        parser.destroy(new BerthError("INVALID_ARCHIVE", `archive entry "${name}" links outside the archive`));
+        return;
+      }
+      links.set(name, target);
+    }
     if (header.type !== "file" && header.type !== "contiguous-file") {
       stream.on("end", next);
       stream.resume();
@@ -97,6 +115,14 @@ export async function readArchive(src: Readable, lease: Lease, hostPlatform: { o
   await done;
   if (entries.size === 0) throw new BerthError("INVALID_ARCHIVE", "the archive is empty: no files in it");
 
+  // Links resolve once the whole tar is read: a link may come before its target.
+  for (const [name, target] of links) {
+    let resolved: string | undefined = target;
+    for (let hops = 0; resolved !== undefined && !entries.has(resolved) && hops < 16; hops++)
+      resolved = links.get(resolved);
+    const entry = resolved === undefined ? undefined : entries.get(resolved);
+    if (entry) entries.set(name, entry);
+  }
   const manifestJson = entries.get("manifest.json");
   if (manifestJson?.bytes) return fromDockerArchive(manifestJson.bytes, entries, lease);
   const indexJson = entries.get("index.json");

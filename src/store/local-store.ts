@@ -83,6 +83,7 @@ export class LocalStore {
    * before committing, so that the layout index follows the same order as the database.
    */
   write<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn(); // nested: the outermost write rewrites the index once
     return this.db
       .transaction(() => {
         const result = fn();
