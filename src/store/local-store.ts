@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
@@ -52,7 +53,8 @@ export class LocalStore {
         `cannot use store root ${root}: ${(err as Error).message}; pass --root or set BERTH_ROOT to a writable directory`,
       );
     }
-    const db = new Database(join(root, "berth.db"), { timeout: 120_000 });
+    const Sqlite = loadSqlite();
+    const db = new Sqlite(join(root, "berth.db"), { timeout: 120_000 });
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
@@ -329,6 +331,14 @@ export class Lease {
   cleanup(): void {
     for (const t of this.temps) fs.rmSync(t, { force: true });
   }
+}
+
+/**
+ * better-sqlite3 is a native addon, loaded on first use rather than at import: the CLI's
+ * start-up snapshot (scripts/build.mjs) holds every JavaScript module but cannot hold an addon.
+ */
+function loadSqlite(): typeof Database {
+  return createRequire(import.meta.url)("better-sqlite3") as typeof Database;
 }
 
 function writeAtomic(root: string, path: string, text: string): void {

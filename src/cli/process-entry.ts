@@ -1,0 +1,21 @@
+import { main, unexpected } from "./main.js";
+
+/** Wires the real process to main: argv, environment, streams, and the exit code. */
+export function runProcess(firstArg = 2): void {
+  for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+    process.on(event, (err: unknown) => {
+      process.stderr.write(`${unexpected(err, process.env)}\n`);
+      process.exit(1);
+    });
+  }
+  main({
+    argv: process.argv.slice(firstArg),
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    uid: process.getuid?.() ?? 1000,
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}
