@@ -32,11 +32,12 @@ const cjs = {
   sourcemap: true,
 };
 await build({ ...cjs, entryPoints: { cli: "src/cli/run.ts" } });
+// The library keeps its npm dependencies as imports (whoever installs berth installs them).
 await build({
   bundle: true,
+  packages: "external",
   platform: "node",
   target: "node20",
-  external: ["better-sqlite3"],
   logLevel: "warning",
   sourcemap: true,
   entryPoints: { index: "src/index.ts" },
