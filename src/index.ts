@@ -10,6 +10,8 @@ export { BerthError, type ErrorCode } from "./oci/errors.js";
 export { MediaType } from "./oci/media-types.js";
 export { familiarName, formatReference, parseReference, type Reference } from "./oci/reference.js";
 export type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from "./oci/schema.js";
+export { removeContainer } from "./runtime/remove.js";
+export { type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
 export { defaultRoot } from "./store/default-root.js";
 export type { ImageRecord } from "./store/image-records.js";
 export { LocalStore } from "./store/local-store.js";

@@ -8,6 +8,7 @@ import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerContainerPrune, registerImagePrune, registerSystemDf, registerSystemPrune } from "./commands/prune.js";
 import { registerRm, registerRmi } from "./commands/rmi.js";
+import { registerRun } from "./commands/run.js";
 import { registerTag } from "./commands/tag.js";
 import type { CliContext } from "./context.js";
 
@@ -43,6 +44,7 @@ export async function main(io: Io): Promise<number> {
   };
 
   const program = new Command("berth")
+    .enablePositionalOptions()
     .description("Docker images end to end: build, store, run, ship, host and inspect, with no daemon.")
     .version(VERSION, "-v, --version", "print the version")
     .option("--root <dir>", "the store's root directory (default: $BERTH_ROOT, /var/lib/berth as root)")
@@ -65,6 +67,7 @@ export async function main(io: Io): Promise<number> {
   registerRmi(program.command("rmi").description("remove one or more images"), ctx);
   registerRmi(imageCmd.command("rm").alias("remove").description("remove one or more images"), ctx);
   registerRm(program.command("rm").description("remove one or more containers"), ctx);
+  registerRun(program.command("run").description("create and run a new container from an image"), ctx);
   registerInspect(program.command("inspect").description("return low-level information on objects"), ctx, "object");
   registerInspect(imageCmd.command("inspect").description("display detailed information on images"), ctx, "image");
   registerHistory(program.command("history").description("show the history of an image"), ctx);

@@ -1,4 +1,6 @@
 import type { Digest } from "../oci/digest.js";
+import { containerDirOf, removeContainerFiles } from "../runtime/rootfs.js";
+import { pruneSnapshots } from "../runtime/snapshots.js";
 import { containersUsing, deleteImageRow, listImages } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 
@@ -38,9 +40,10 @@ export function pruneImages(store: LocalStore, opts: { all?: boolean } = {}): Pr
         progress = true;
       }
     }
-    const orphans = store.listBlobs().filter((d) => !store.referencedBlobs().has(d));
-    const freed = store.deleteUnreferenced(orphans);
+    const referenced = store.referencedBlobs();
+    const freed = store.deleteUnreferenced(store.listBlobs().filter((d) => !referenced.has(d)));
     result.bytes += freed.bytes;
+    pruneSnapshots(store);
     return result;
   });
 }
@@ -49,6 +52,7 @@ export function pruneImages(store: LocalStore, opts: { all?: boolean } = {}): Pr
 export function pruneContainers(store: LocalStore): string[] {
   return store.write(() => {
     const ids = store.db.prepare("SELECT id FROM containers WHERE state != 'running'").pluck().all() as string[];
+    for (const id of ids) removeContainerFiles(containerDirOf(store, id));
     store.db.prepare("DELETE FROM containers WHERE state != 'running'").run();
     return ids;
   });

@@ -1,6 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
 import { familiarString } from "../../oci/reference.js";
+import { removeContainer } from "../../runtime/remove.js";
 import { tryResolve } from "../../store/image-records.js";
 import { removeImage } from "../../verbs/rmi.js";
 import type { CliContext } from "../context.js";
@@ -35,36 +36,28 @@ export function registerRm(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<containers...>", "containers to remove")
     .option("-f, --force", "force the removal of a running container")
-    .action((names) => {
+    .action((names, opts) => {
       let failed = false;
       for (const name of names) {
-        const asContainer = ctx
-          .store()
-          .db.prepare("SELECT id FROM containers WHERE id = ? OR name = ? OR id LIKE ?")
-          .get(name, name, `${name}%`);
-        if (asContainer) {
-          ctx.store().write(() =>
-            ctx
-              .store()
-              .db.prepare("DELETE FROM containers WHERE id = ?")
-              .run((asContainer as { id: string }).id),
-          );
-          ctx.stdout.write(`${name}\n`);
-          continue;
-        }
-        failed = true;
-        let image: unknown;
         try {
-          image = tryResolve(ctx.store(), name);
-        } catch {
-          image = undefined;
-        }
-        if (image) {
-          ctx.stderr.write(
-            `Error: "${name}" is an image, not a container: berth rm removes containers; to remove the image run: berth rmi ${name}\n`,
-          );
-        } else {
-          ctx.stderr.write(`Error: No such container: ${name}\n`);
+          removeContainer(ctx.store(), name, { force: opts.force === true });
+          ctx.stdout.write(`${name}\n`);
+        } catch (err) {
+          if (!(err instanceof BerthError)) throw err;
+          failed = true;
+          let image: unknown;
+          try {
+            image = tryResolve(ctx.store(), name);
+          } catch {
+            image = undefined;
+          }
+          if (image && /^No such container/.test(err.message)) {
+            ctx.stderr.write(
+              `Error: "${name}" is an image, not a container: berth rm removes containers; to remove the image run: berth rmi ${name}\n`,
+            );
+          } else {
+            ctx.stderr.write(`Error: ${err.message}\n`);
+          }
         }
       }
       if (failed) ctx.setExitCode(1);

@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import type { Digest } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import type { LocalStore } from "../store/local-store.js";
+
+/**
+ * Rows of the store's `containers` table. A row names the image it runs, so that `rmi` and
+ * prune leave that image alone while the container exists. Every change is one write
+ * transaction.
+ */
+
+export type ContainerState = "created" | "running" | "exited";
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  imageId: Digest;
+  imageName: string;
+  createdMs: number;
+  state: ContainerState;
+  size: number;
+  /** What the container was made from and how it last ended (ContainerSpec as JSON). */
+  spec: ContainerSpec;
+}
+
+/** Kept per container: enough to start it again or show it like `docker ps`/`inspect`. */
+export interface ContainerSpec {
+  driver: "overlay" | "copy";
+  command: string[];
+  options: Record<string, unknown>;
+  runtime?: string;
+  exitCode?: number;
+  startedMs?: number;
+  finishedMs?: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  image_id: string;
+  image_name: string;
+  created_ms: number;
+  state: string;
+  size: number;
+  spec: string;
+}
+
+export function newContainerId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+/** Records a new container; a name in use is docker's conflict error. */
+export function insertContainer(store: LocalStore, c: ContainerRecord): void {
+  store.write(() => {
+    const holder = store.db.prepare("SELECT id FROM containers WHERE name = ?").pluck().get(c.name) as
+      | string
+      | undefined;
+    if (holder) {
+      throw new BerthError(
+        "CONFLICT",
+        `Conflict. The container name "/${c.name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    if (!store.db.prepare("SELECT 1 FROM images WHERE id = ?").get(c.imageId)) {
+      throw new BerthError("IMAGE_UNKNOWN", `No such image: ${c.imageName} (removed meanwhile)`);
+    }
+    store.db
+      .prepare(
+        "INSERT INTO containers(id, name, image_id, image_name, created_ms, state, size, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(c.id, c.name, c.imageId, c.imageName, c.createdMs, c.state, c.size, JSON.stringify(c.spec));
+  });
+}
+
+export function updateContainer(
+  store: LocalStore,
+  id: string,
+  change: { state?: ContainerState; size?: number; spec?: ContainerSpec },
+): void {
+  store.write(() => {
+    if (change.state) store.db.prepare("UPDATE containers SET state = ? WHERE id = ?").run(change.state, id);
+    if (change.size !== undefined) store.db.prepare("UPDATE containers SET size = ? WHERE id = ?").run(change.size, id);
+    if (change.spec)
+      store.db.prepare("UPDATE containers SET spec = ? WHERE id = ?").run(JSON.stringify(change.spec), id);
+  });
+}
+
+export function deleteContainer(store: LocalStore, id: string): void {
+  store.write(() => {
+    store.db.prepare("DELETE FROM containers WHERE id = ?").run(id);
+  });
+}
+
+export function getContainer(store: LocalStore, id: string): ContainerRecord | undefined {
+  const row = store.db.prepare("SELECT * FROM containers WHERE id = ?").get(id) as Row | undefined;
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    imageId: row.image_id as Digest,
+    imageName: row.image_name,
+    createdMs: row.created_ms,
+    state: row.state as ContainerState,
+    size: row.size,
+    spec: JSON.parse(row.spec) as ContainerSpec,
+  };
+}
+
+const ADJECTIVES = [
+  "agile",
+  "bold",
+  "brave",
+  "calm",
+  "clever",
+  "eager",
+  "fond",
+  "gentle",
+  "happy",
+  "jolly",
+  "keen",
+  "lucid",
+  "merry",
+  "nimble",
+  "quiet",
+  "sharp",
+  "steady",
+  "sunny",
+  "tidy",
+  "witty",
+];
+const NAMES = [
+  "babbage",
+  "bell",
+  "curie",
+  "darwin",
+  "euler",
+  "faraday",
+  "gauss",
+  "hopper",
+  "hypatia",
+  "kepler",
+  "lamarr",
+  "lovelace",
+  "maxwell",
+  "noether",
+  "pascal",
+  "ritchie",
+  "shannon",
+  "thompson",
+  "turing",
+  "wozniak",
+];
+
+/** docker-like generated names (adjective_scientist), with a number when those run out. */
+export function generateName(store: LocalStore): string {
+  const taken = store.db.prepare("SELECT 1 FROM containers WHERE name = ?");
+  for (let i = 0; i < 20; i++) {
+    const a = ADJECTIVES[(randomBytes(1)[0] as number) % ADJECTIVES.length];
+    const n = NAMES[(randomBytes(1)[0] as number) % NAMES.length];
+    const name = i < 10 ? `${a}_${n}` : `${a}_${n}${i}`;
+    if (!taken.get(name)) return name;
+  }
+  return `berth_${randomBytes(6).toString("hex")}`;
+}

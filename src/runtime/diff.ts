@@ -1,0 +1,281 @@
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { type Header, pack } from "tar-stream";
+import { readDirXattrs, type XattrMap } from "./xattrs.js";
+
+/**
+ * A container's changes as a layer tar, per the OCI image spec's changesets: added and changed
+ * entries as themselves, deleted ones as `.wh.NAME`, replaced directories as
+ * `.wh..wh..opq`. This is what a build's RUN step stores.
+ *
+ * The tar is reproducible: entries in a fixed order (depth first, names within a directory in
+ * byte order, a directory before its contents, as docker walks an overlay2 upper directory),
+ * no user or group names, mtimes clamped to `epoch` as SOURCE_DATE_EPOCH asks of BuildKit,
+ * and whiteouts stamped with the epoch itself.
+ */
+
+export interface DiffOptions {
+  /** Seconds since 1970: no mtime in the tar is later (SOURCE_DATE_EPOCH). */
+  epoch?: number;
+}
+
+/** One change, before it becomes a tar entry. */
+interface Change {
+  /** Path relative to the root, no leading or trailing slash. */
+  rel: string;
+  kind: "entry" | "whiteout" | "opaque";
+  /** For "entry": where the file is now, and its stat. */
+  path?: string;
+  stat?: fs.Stats;
+  xattrs?: XattrMap;
+}
+
+/** An overlayfs upper directory as a layer tar. */
+export async function diffUpper(upper: string, opts: DiffOptions = {}): Promise<Readable> {
+  const dirs: string[] = [];
+  collectDirs(upper, "", dirs);
+  const attrs = await readDirXattrs(upper, dirs);
+  const changes: Change[] = [];
+  walkUpper(upper, "", attrs, changes);
+  return packChanges(changes, opts);
+}
+
+function collectDirs(root: string, rel: string, out: string[]): void {
+  for (const e of fs.readdirSync(join(root, rel), { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      out.push(child);
+      collectDirs(root, child, out);
+    }
+  }
+}
+
+function walkUpper(root: string, rel: string, attrs: Map<string, XattrMap>, out: Change[]): void {
+  for (const name of sortedNames(join(root, rel))) {
+    const child = rel ? `${rel}/${name}` : name;
+    const path = join(root, child);
+    const st = fs.lstatSync(path);
+    if (isOverlayWhiteout(st)) {
+      out.push({ rel: child, kind: "whiteout" });
+      continue;
+    }
+    const a = attrs.get(child);
+    out.push({ rel: child, kind: "entry", path, stat: st, xattrs: a });
+    if (st.isDirectory()) {
+      if (a?.["trusted.overlay.opaque"] === "y") out.push({ rel: child, kind: "opaque" });
+      walkUpper(root, child, attrs, out);
+    }
+  }
+}
+
+/** overlayfs records a deletion as a character device numbered 0/0. */
+export function isOverlayWhiteout(st: fs.Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** Names in a directory in byte order (what Go's sort gives docker), not UTF-16 order. */
+function sortedNames(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .map((n) => Buffer.from(n))
+    .sort(Buffer.compare)
+    .map((b) => b.toString());
+}
+
+// ---- the copy storage driver: changes against a record of the tree before the run
+
+/**
+ * What the tree looked like: one signature per path. The ctime would catch more, but it also
+ * moves when only the link count does (deleting one name of a hard-linked file), so the
+ * signature is what docker's naive diff compares: type and mode, owner, size, mtime (to the
+ * nanosecond) and the inode, which a replaced file does not keep.
+ */
+export type Baseline = Record<string, string>;
+
+function signature(st: fs.BigIntStats): string {
+  return `${st.mode}:${st.uid}:${st.gid}:${st.size}:${st.mtimeNs}:${st.ino}:${st.rdev}`;
+}
+
+/** Records `root` so that changes made later can be found without overlayfs. */
+export function recordBaseline(root: string): Baseline {
+  const out: Baseline = {};
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(join(root, rel))) {
+      const child = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(join(root, child), { bigint: true });
+      out[child] = signature(st);
+      if (st.isDirectory()) walk(child);
+    }
+  };
+  walk("");
+  return out;
+}
+
+/**
+ * A plain directory's changes since `baseline` as a layer tar. Deletions are whiteouts of the
+ * topmost deleted path; a directory deleted and made again shows as itself plus whiteouts for
+ * what it lost (no xattr marks it opaque here).
+ */
+export async function diffBaseline(root: string, baseline: Baseline, opts: DiffOptions = {}): Promise<Readable> {
+  const before = new Map<string, string[]>();
+  for (const key of Object.keys(baseline)) {
+    const slash = key.lastIndexOf("/");
+    const dir = slash < 0 ? "" : key.slice(0, slash);
+    const list = before.get(dir);
+    if (list) list.push(key.slice(slash + 1));
+    else before.set(dir, [key.slice(slash + 1)]);
+  }
+  const changes: Change[] = [];
+  /** Adds the changes under `rel`; says whether there were any (so its parent is included). */
+  const walk = (rel: string): boolean => {
+    let any = false;
+    const names = new Set(fs.readdirSync(join(root, rel)));
+    for (const name of names) {
+      const child = rel ? `${rel}/${name}` : name;
+      const path = join(root, child);
+      const st = fs.lstatSync(path);
+      const changed = baseline[child] !== signature(fs.lstatSync(path, { bigint: true }));
+      const inner = st.isDirectory() && walk(child);
+      if (changed || inner) {
+        changes.push({ rel: child, kind: "entry", path, stat: st });
+        any = true;
+      }
+    }
+    for (const name of before.get(rel) ?? []) {
+      if (names.has(name)) continue;
+      changes.push({ rel: rel ? `${rel}/${name}` : name, kind: "whiteout" });
+      any = true;
+    }
+    return any;
+  };
+  walk("");
+  changes.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
+  return packChanges(changes, opts);
+}
+
+/** Orders as a walk would: by path components, a directory before what is inside it. */
+function sortKey(c: Change): Buffer {
+  const name = c.kind === "whiteout" ? whiteoutName(c.rel) : c.rel;
+  return Buffer.from(name.split("/").join("\0"));
+}
+
+function whiteoutName(rel: string): string {
+  const slash = rel.lastIndexOf("/");
+  return `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+}
+
+// ---- the tar
+
+/** Packs changes into a tar stream, in the order given. */
+function packChanges(changes: readonly Change[], opts: DiffOptions): Readable {
+  const p = pack();
+  const clamp = (d: Date): Date =>
+    opts.epoch !== undefined && d.getTime() > opts.epoch * 1000
+      ? new Date(opts.epoch * 1000)
+      : new Date(Math.floor(d.getTime() / 1000) * 1000);
+  const stamp = opts.epoch !== undefined ? new Date(opts.epoch * 1000) : new Date(0);
+  const links = new Map<string, string>();
+  (async () => {
+    for (const c of changes) {
+      if (c.kind === "whiteout" || c.kind === "opaque") {
+        const name = c.kind === "opaque" ? `${c.rel}/.wh..wh..opq` : whiteoutName(c.rel);
+        // tar-stream cannot write mode 0 (it substitutes 0644), so say 0644 outright
+        await add(p, { name, type: "file", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: stamp, uname: "", gname: "" });
+        continue;
+      }
+      const st = c.stat as fs.Stats;
+      const base: Header = {
+        name: c.rel,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: clamp(st.mtime),
+        uname: "",
+        gname: "",
+        size: 0,
+        type: "file",
+        linkname: "",
+        devmajor: 0,
+        devminor: 0,
+      };
+      const pax = paxOf(c.xattrs);
+      if (pax) base.pax = pax;
+      if (st.isDirectory()) {
+        await add(p, { ...base, name: `${c.rel}/`, type: "directory" });
+      } else if (st.isSymbolicLink()) {
+        await add(p, { ...base, type: "symlink", linkname: fs.readlinkSync(c.path as string) });
+      } else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? links.get(key) : undefined;
+        if (first !== undefined) {
+          await add(p, { ...base, type: "link", linkname: first });
+        } else {
+          if (st.nlink > 1) links.set(key, c.rel);
+          await addFile(p, { ...base, size: st.size }, c.path as string);
+        }
+      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        await add(p, {
+          ...base,
+          type: st.isCharacterDevice() ? "character-device" : "block-device",
+          devmajor: major(st.rdev),
+          devminor: minor(st.rdev),
+        });
+      } else if (st.isFIFO()) {
+        await add(p, { ...base, type: "fifo" });
+      }
+      // sockets are not file system content: docker leaves them out too
+    }
+    p.finalize();
+  })().catch((err: unknown) => p.destroy(err as Error));
+  return Readable.from(p as AsyncIterable<Buffer>);
+}
+
+function paxOf(xattrs: XattrMap | undefined): Record<string, string> | undefined {
+  if (!xattrs) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(xattrs).sort()) {
+    // overlayfs's bookkeeping is about this mount, not the content
+    if (!k.startsWith("trusted.overlay.")) out[`SCHILY.xattr.${k}`] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+type Pack = ReturnType<typeof pack>;
+type EntryHeader = Partial<Header> & { name: string };
+
+/** Adds an entry without content (an empty buffer: a "file" entry without one waits for writes). */
+function add(p: Pack, h: EntryHeader): Promise<void> {
+  return new Promise((resolve, reject) => {
+    p.entry(h, EMPTY, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+const EMPTY = Buffer.alloc(0);
+
+async function addFile(p: Pack, h: EntryHeader, path: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const sink = p.entry(h, (err) => (err ? reject(err) : resolve()));
+    const src = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+    src.on("error", (err) => {
+      sink.destroy(err);
+      reject(err);
+    });
+    src.on("data", (chunk) => {
+      if (!sink.write(chunk as Buffer)) {
+        src.pause();
+        sink.once("drain", () => src.resume());
+      }
+    });
+    src.on("end", () => sink.end(undefined));
+  });
+}
+
+/** Linux's dev_t split (glibc's gnu_dev_major and gnu_dev_minor). */
+function major(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+}
