@@ -3,6 +3,7 @@ import { BerthError } from "../oci/errors.js";
 import { defaultRoot } from "../store/default-root.js";
 import { LocalStore } from "../store/local-store.js";
 import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
+import { registerBuild } from "./commands/build.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
@@ -67,6 +68,8 @@ export async function main(io: Io): Promise<number> {
   registerRmi(program.command("rmi").description("remove one or more images"), ctx);
   registerRmi(imageCmd.command("rm").alias("remove").description("remove one or more images"), ctx);
   registerRm(program.command("rm").description("remove one or more containers"), ctx);
+  registerBuild(program.command("build").description("build an image from a Dockerfile"), ctx);
+  registerBuild(imageCmd.command("build").description("build an image from a Dockerfile"), ctx);
   registerRun(program.command("run").description("create and run a new container from an image"), ctx);
   registerInspect(program.command("inspect").description("return low-level information on objects"), ctx, "object");
   registerInspect(imageCmd.command("inspect").description("display detailed information on images"), ctx, "image");

@@ -184,15 +184,35 @@ export class LocalStore {
     try {
       return await fn(lease);
     } finally {
-      lease.cleanup();
-      // Blobs this operation brought in that no image came to reference (it failed, or the
-      // source carried extra files) go now rather than waiting for a prune.
-      this.write(() => {
-        const mine = this.db.prepare("SELECT digest FROM lease_blobs WHERE lease_id = ?").pluck().all(id) as string[];
-        this.db.prepare("DELETE FROM leases WHERE id = ?").run(id);
-        this.deleteUnreferenced(mine);
-      });
+      this.endLease(lease);
     }
+  }
+
+  /** withLease for work that is synchronous (small blobs written with putBytes). */
+  withLeaseSync<T>(fn: (lease: Lease) => T): T {
+    const id = Number(
+      this.db.prepare("INSERT INTO leases(pid, started_ms) VALUES (?, ?)").run(process.pid, Date.now()).lastInsertRowid,
+    );
+    const lease = new Lease(this, id);
+    try {
+      return fn(lease);
+    } finally {
+      this.endLease(lease);
+    }
+  }
+
+  private endLease(lease: Lease): void {
+    lease.cleanup();
+    // Blobs this operation brought in that no image came to reference (it failed, or the
+    // source carried extra files) go now rather than waiting for a prune.
+    this.write(() => {
+      const mine = this.db
+        .prepare("SELECT digest FROM lease_blobs WHERE lease_id = ?")
+        .pluck()
+        .all(lease.id) as string[];
+      this.db.prepare("DELETE FROM leases WHERE id = ?").run(lease.id);
+      this.deleteUnreferenced(mine);
+    });
   }
 
   /** @internal used by Lease */

@@ -67,4 +67,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX containers_image ON containers(image_id);
   `,
+  `
+  -- the builder's cache: what a step gave, by a key of its parent, instruction and inputs
+  CREATE TABLE build_cache(
+    key TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

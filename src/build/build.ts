@@ -1,0 +1,785 @@
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { join, posix, resolve } from "node:path";
+import { PassThrough, type Writable } from "node:stream";
+import { type ResolvedBuild, type ResolvedStage, type ResolvedStep, resolveBuild } from "../dockerfile/build-args.js";
+import type {
+  AddInstruction,
+  CommandLine,
+  CopyInstruction,
+  Stage,
+  StageInstruction,
+} from "../dockerfile/instructions.js";
+import { toInstructions } from "../dockerfile/instructions.js";
+import { parseDockerfile } from "../dockerfile/parse.js";
+import { ingestLayer } from "../image/layer-ingest.js";
+import type { Digest } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import { MediaType } from "../oci/media-types.js";
+import { parseReference } from "../oci/reference.js";
+import {
+  type ContainerConfig,
+  type ImageConfig,
+  imageConfigSchema,
+  type Manifest,
+  manifestSchema,
+  parseJson,
+} from "../oci/schema.js";
+import { removeContainer } from "../runtime/remove.js";
+import {
+  containerDirOf,
+  defaultStorageDriver,
+  diffRootfs,
+  openRootfs,
+  prepareRootfs,
+  releaseRootfs,
+  removeContainerFiles,
+} from "../runtime/rootfs.js";
+import { runContainer } from "../runtime/run.js";
+import { resolveUser } from "../runtime/users.js";
+import { addTag, getImage, registerImage, resolveImage, tagName } from "../store/image-records.js";
+import type { Lease, LocalStore } from "../store/local-store.js";
+import { hostPlatform } from "../verbs/platform.js";
+import { type BuildContext, findSources, hashSources, openContext } from "./context.js";
+import { type CopySource, copyInto } from "./copy.js";
+
+export interface BuildOptions {
+  /** The context directory. */
+  context: string;
+  /** -f: the Dockerfile's path; default CONTEXT/Dockerfile. */
+  dockerfile?: string;
+  /** -t, as many as given. */
+  tags?: readonly string[];
+  buildArgs?: Readonly<Record<string, string>>;
+  target?: string;
+  noCache?: boolean;
+  /** --label: set on the final image. */
+  labels?: Readonly<Record<string, string>>;
+  /** Seconds since 1970 for every timestamp the build writes (SOURCE_DATE_EPOCH); default 0. */
+  epoch?: number;
+  /** Progress lines ("#3 [2/5] COPY . /app"). */
+  log?: (line: string) => void;
+  /** Where RUN steps' output goes. */
+  output?: Writable;
+}
+
+export interface BuildResult {
+  id: Digest;
+  tags: string[];
+  /** docker's size of the final image. */
+  size: number;
+  layers: number;
+  steps: number;
+  cached: number;
+}
+
+/** What a stage has built so far: the image of its last step. */
+interface State {
+  id: Digest | null;
+  manifest: Manifest;
+  config: ImageConfig;
+}
+
+const HISTORY_COMMENT = "buildkit.dockerfile.v0";
+
+/**
+ * `docker build`: parses the Dockerfile, resolves its stages, and runs the steps the target
+ * needs. Every step leaves an image (untagged, with its parent recorded, as docker's classic
+ * builder does), which is also the cache: a step whose key (parent, instruction, inputs) was
+ * seen before reuses its image. Stages that do not depend on each other build concurrently.
+ * Layers are written with the epoch as every mtime, so builds are reproducible.
+ */
+export async function build(store: LocalStore, opts: BuildOptions): Promise<BuildResult> {
+  const contextDir = resolve(opts.context);
+  const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, "Dockerfile"));
+  let text: string;
+  try {
+    text = fs.readFileSync(dockerfilePath, "utf8");
+  } catch {
+    throw new BerthError("USAGE", `failed to read Dockerfile: open ${dockerfilePath}: no such file or directory`);
+  }
+  const tags = (opts.tags ?? []).map((t) => {
+    const ref = parseReference(t);
+    if (ref.digest) throw new BerthError("INVALID_REFERENCE", `invalid tag "${t}": a tag cannot name a digest`);
+    return { ...ref, tag: ref.tag ?? "latest" };
+  });
+  const instructions = toInstructions(parseDockerfile(text, relativeName(contextDir, dockerfilePath)));
+  const stages = instructions.stages;
+  if (stages.length === 0) throw new BerthError("USAGE", "the Dockerfile has no FROM: nothing to build");
+  let targetIndex = stages.length - 1;
+  if (opts.target) {
+    targetIndex = stages.findIndex((s) => s.name === opts.target?.toLowerCase());
+    if (targetIndex < 0) throw new BerthError("USAGE", `failed to reach build target ${opts.target} in Dockerfile`);
+  }
+  const epoch = opts.epoch ?? 0;
+  const log = opts.log ?? (() => undefined);
+  const platform = hostPlatform();
+  const baseConfigs = new Map<string, ImageConfig | undefined>();
+  const baseConfig = (name: string): ImageConfig | undefined => {
+    if (!baseConfigs.has(name)) {
+      const found = tryImage(store, name);
+      baseConfigs.set(name, found?.config);
+    }
+    return baseConfigs.get(name);
+  };
+  const needed = neededStages(stages, targetIndex);
+  const resolved: ResolvedBuild = resolveBuild(instructions, {
+    buildPlatform: platform,
+    ...(opts.target ? { target: opts.target } : {}),
+    buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
+    stages: [...needed],
+    baseImage: (image) => {
+      const c = baseConfig(image);
+      return c ? { env: c.config?.Env ?? [], onBuild: c.config?.OnBuild ?? [] } : undefined;
+    },
+  });
+  if (resolved.unusedBuildArgs.length) {
+    log(`[Warning] One or more build-args [${resolved.unusedBuildArgs.join(" ")}] were not consumed`);
+  }
+  const ctx = openContext(contextDir, dockerfilePath);
+  const counters = { steps: 0, cached: 0, next: 1 };
+  const results = new Map<number, Promise<State>>();
+  const runStage = (index: number): Promise<State> => {
+    let p = results.get(index);
+    if (!p) {
+      const stage = resolved.stages[index];
+      if (!stage) throw new BerthError("USAGE", `stage ${index} was not resolved`);
+      p = buildStage(stage);
+      results.set(index, p);
+    }
+    return p;
+  };
+
+  const stageIndexOf = (from: string): number | undefined => {
+    const byName = stages.findIndex((s) => s.name === from.toLowerCase());
+    if (byName >= 0) return byName;
+    return /^\d+$/.test(from) && Number(from) < stages.length ? Number(from) : undefined;
+  };
+
+  const buildStage = async (stage: ResolvedStage): Promise<State> => {
+    let state: State;
+    if (stage.base.kind === "scratch") state = scratchState(platform);
+    else if (stage.base.kind === "stage") state = await runStage(stage.base.index);
+    else {
+      const found = tryImage(store, stage.baseName);
+      if (!found) {
+        throw new BerthError(
+          "IMAGE_UNKNOWN",
+          `failed to resolve base image "${stage.baseName}": it is not in the store (berth load or berth pull it first)`,
+        );
+      }
+      state = found;
+    }
+    state = withDefaultPath(state);
+    const label = stage.name ? `${stage.name} ` : stages.length > 1 ? `stage-${stage.index} ` : "";
+    for (const [i, step] of stage.steps.entries()) {
+      const n = counters.next++;
+      const head = `#${n} [${label}${i + 1}/${stage.steps.length}] ${step.instruction.original.split("\n")[0]}`;
+      state = await runStep(state, step, head);
+    }
+    return state;
+  };
+
+  const runStep = async (state: State, step: ResolvedStep, head: string): Promise<State> => {
+    counters.steps++;
+    const ins = step.instruction;
+    const c: ContainerConfig = { ...(state.config.config ?? {}) };
+    switch (ins.kind) {
+      case "ENV": {
+        const env = [...(c.Env ?? [])];
+        for (const { key, value } of ins.pairs) setEnv(env, key, value);
+        c.Env = env;
+        log(head);
+        return commitConfig(state, c, `ENV ${ins.pairs.map((p) => `${p.key}=${p.value}`).join(" ")}`);
+      }
+      case "ARG":
+        log(head);
+        return commitConfig(
+          state,
+          c,
+          `ARG ${ins.args.map((a) => (a.value === undefined ? a.key : `${a.key}=${a.value}`)).join(" ")}`,
+        );
+      case "LABEL":
+        c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(ins.pairs.map((p) => [p.key, p.value])) };
+        log(head);
+        return commitConfig(state, c, `LABEL ${ins.pairs.map((p) => `${p.key}=${p.value}`).join(" ")}`);
+      case "MAINTAINER":
+        log(head);
+        return commitConfig(state, c, `MAINTAINER ${ins.maintainer}`, { author: ins.maintainer });
+      case "EXPOSE": {
+        const ports = { ...(c.ExposedPorts ?? {}) };
+        for (const p of ins.ports) ports[p] = {};
+        c.ExposedPorts = ports;
+        log(head);
+        return commitConfig(state, c, `EXPOSE map[${ins.ports.map((p) => `${p}:{}`).join(" ")}]`);
+      }
+      case "VOLUME": {
+        const vols = { ...(c.Volumes ?? {}) };
+        for (const v of ins.volumes) vols[v] = {};
+        c.Volumes = vols;
+        log(head);
+        return commitConfig(state, c, `VOLUME [${ins.volumes.join(" ")}]`);
+      }
+      case "USER":
+        c.User = ins.user;
+        log(head);
+        return commitConfig(state, c, `USER ${ins.user}`);
+      case "STOPSIGNAL":
+        c.StopSignal = ins.signal;
+        log(head);
+        return commitConfig(state, c, `STOPSIGNAL ${ins.signal}`);
+      case "SHELL":
+        c.Shell = [...ins.shell];
+        log(head);
+        return commitConfig(state, c, `SHELL ${goQuoteList(ins.shell)}`);
+      case "ENTRYPOINT":
+        c.Entrypoint = commandOf(ins.command, shellOf(c));
+        if (ins.command.form === "exec" && ins.command.args.length === 0) c.Entrypoint = null;
+        c.ArgsEscaped = true; // as BuildKit in docker 20.10 writes it for CMD and ENTRYPOINT
+        log(head);
+        return commitConfig(state, c, `ENTRYPOINT ${goQuoteList(c.Entrypoint ?? [])}`);
+      case "CMD":
+        c.Cmd = commandOf(ins.command, shellOf(c));
+        c.ArgsEscaped = true;
+        log(head);
+        return commitConfig(state, c, `CMD ${goQuoteList(c.Cmd)}`);
+      case "HEALTHCHECK": {
+        const hc: Record<string, unknown> = { Test: [...ins.test] };
+        if (ins.interval) hc.Interval = ins.interval;
+        if (ins.timeout) hc.Timeout = ins.timeout;
+        if (ins.startPeriod) hc.StartPeriod = ins.startPeriod;
+        if (ins.startInterval) hc.StartInterval = ins.startInterval;
+        if (ins.retries) hc.Retries = ins.retries;
+        c.Healthcheck = hc;
+        log(head);
+        return commitConfig(state, c, `HEALTHCHECK &{${JSON.stringify(ins.test)}}`);
+      }
+      case "ONBUILD":
+        c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
+        log(head);
+        return commitConfig(state, c, `ONBUILD ${ins.expression}`);
+      case "WORKDIR": {
+        const dir = posix.resolve(c.WorkingDir || "/", ins.path);
+        c.WorkingDir = dir;
+        return fsStep(state, c, step, head, `WORKDIR ${dir}`, [dir], async (root) => {
+          makeDirInRoot(root, dir);
+        });
+      }
+      case "COPY":
+      case "ADD":
+        return copyStep(state, c, step, head, ins);
+      case "RUN":
+        return runStepRun(state, c, step, head);
+      default:
+        throw new BerthError("UNSUPPORTED", `${(ins as StageInstruction).kind} is not supported by the builder yet`);
+    }
+  };
+
+  /** A step that changes only the config: an empty_layer history row, as docker writes. */
+  const commitConfig = (
+    state: State,
+    c: ContainerConfig,
+    createdBy: string,
+    extra: Partial<ImageConfig> = {},
+  ): State => {
+    const config: ImageConfig = {
+      ...state.config,
+      ...extra,
+      created: epochIso(epoch),
+      config: c,
+      history: [
+        ...(state.config.history ?? []),
+        { created: epochIso(epoch), created_by: createdBy, comment: HISTORY_COMMENT, empty_layer: true },
+      ],
+    };
+    return commitImage(state, state.manifest, config, []);
+  };
+
+  const commitImage = (
+    parent: State,
+    manifest: Manifest,
+    config: ImageConfig,
+    layerSizes: { diffId: Digest; size: number }[],
+  ): State => {
+    return store.withLeaseSync((lease) => {
+      const configBytes = Buffer.from(JSON.stringify(config));
+      const c = lease.putBytes(configBytes);
+      const m: Manifest = { ...manifest, config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size } };
+      const manifestBytes = Buffer.from(JSON.stringify(m));
+      const md = lease.putBytes(manifestBytes);
+      const sizes = [...inheritedSizes(store, parent), ...layerSizes];
+      registerImage(
+        store,
+        {
+          manifestDigest: md.digest,
+          manifestMediaType: MediaType.ociManifest,
+          manifestSize: md.size,
+          manifest: m,
+          config,
+          layerSizes: sizes,
+          ...(parent.id ? { parent: parent.id } : {}),
+        },
+        [],
+      );
+      return { id: c.digest, manifest: m, config };
+    });
+  };
+
+  /** The cache: a key → the image a step made, reused while that image exists. */
+  const cacheKey = (state: State, step: ResolvedStep, extra: unknown): string =>
+    createHash("sha256")
+      .update(JSON.stringify([state.id ?? "scratch", stripPositions(step.instruction), [...step.env], extra, epoch]))
+      .digest("hex");
+  const cached = (key: string): State | undefined => {
+    if (opts.noCache) return undefined;
+    const id = store.db.prepare("SELECT image_id FROM build_cache WHERE key = ?").pluck().get(key) as
+      | Digest
+      | undefined;
+    if (!id) return undefined;
+    return id && getImage(store, id) ? readState(store, id) : undefined;
+  };
+  const remember = (key: string, id: Digest) =>
+    store.write(() =>
+      store.db
+        .prepare("INSERT OR REPLACE INTO build_cache(key, image_id, created_ms) VALUES (?, ?, ?)")
+        .run(key, id, Date.now()),
+    );
+
+  /**
+   * A step that changes files: the parent's file system is mounted (overlay, a fresh upper
+   * layer), `change` edits it, and the upper layer becomes the step's layer. A change that
+   * leaves nothing behind adds no layer.
+   */
+  const fsStep = async (
+    state: State,
+    c: ContainerConfig,
+    step: ResolvedStep,
+    head: string,
+    createdBy: string,
+    inputs: unknown,
+    change: (root: string) => Promise<void>,
+  ): Promise<State> => {
+    const key = cacheKey(state, step, inputs);
+    const hit = cached(key);
+    if (hit) {
+      counters.cached++;
+      log(`${head}\n#${head.slice(1, head.indexOf(" "))} CACHED`);
+      return hit;
+    }
+    log(head);
+    const dir = join(store.root, "containers", `build-${randomBytes(8).toString("hex")}`);
+    const driver = defaultStorageDriver();
+    try {
+      const rootfs = await prepareRootfs(store, state, dir, driver);
+      try {
+        await change(rootfs.path);
+      } finally {
+        releaseRootfs(rootfs);
+      }
+      const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
+      remember(key, next.id as Digest);
+      return next;
+    } finally {
+      removeContainerFiles(dir);
+    }
+  };
+
+  const commitDiff = async (
+    state: State,
+    c: ContainerConfig,
+    createdBy: string,
+    diff: NodeJS.ReadableStream,
+  ): Promise<State> => {
+    return store.withLease(async (lease: Lease) => {
+      const staged = await ingestLayer(lease, diff as unknown as AsyncIterable<unknown>, {}, `layer of ${createdBy}`);
+      const history = [...(state.config.history ?? [])];
+      const created = epochIso(epoch);
+      if (staged.layerSize === null || staged.diffId === null) {
+        history.push({ created, created_by: createdBy, comment: HISTORY_COMMENT, empty_layer: true });
+        return commitImage(state, state.manifest, { ...state.config, created, config: c, history }, []);
+      }
+      history.push({ created, created_by: createdBy, comment: HISTORY_COMMENT });
+      const manifest: Manifest = {
+        ...state.manifest,
+        layers: [...state.manifest.layers, { mediaType: MediaType.ociLayer, digest: staged.digest, size: staged.size }],
+      };
+      const config: ImageConfig = {
+        ...state.config,
+        created,
+        config: c,
+        rootfs: { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, staged.diffId] },
+        history,
+      };
+      return commitImage(state, manifest, config, [{ diffId: staged.diffId, size: staged.layerSize }]);
+    });
+  };
+
+  const copyStep = async (
+    state: State,
+    c: ContainerConfig,
+    step: ResolvedStep,
+    head: string,
+    ins: CopyInstruction | AddInstruction,
+  ) => {
+    const workdir = c.WorkingDir || "/";
+    const dest = ins.dest.startsWith("/")
+      ? ins.dest
+      : posix.join(workdir, ins.dest) + (ins.dest.endsWith("/") || ins.dest === "." ? "/" : "");
+    let root: { path: string; release: () => void } | undefined;
+    let sources: CopySource[];
+    let inputHash: string;
+    const from = ins.kind === "COPY" ? ins.from : undefined;
+    if (from !== undefined) {
+      const idx = stageIndexOf(from);
+      const src: State | undefined = idx !== undefined ? await runStage(idx) : tryImage(store, from);
+      if (!src)
+        throw new BerthError(
+          "USAGE",
+          `${head.slice(head.indexOf("]") + 2)}: COPY --from=${from}: no stage or image of that name`,
+        );
+      root = await mountReadOnly(store, src);
+      const srcCtx: BuildContext = { dir: root.path, ignored: () => false };
+      const found = ins.sources.map((p) => {
+        const s = findSources(srcCtx, p);
+        if (!s.length) throw notFound(p, from);
+        return s;
+      });
+      sources = found.flat().map((s) => ({ path: s.path, name: s.rel }));
+      inputHash = `${src.id}:${JSON.stringify(ins.sources)}`;
+    } else {
+      const urls = ins.sources.filter((s) => /^https?:\/\//.test(s));
+      if (urls.length) {
+        throw new BerthError(
+          "UNSUPPORTED",
+          `ADD ${urls[0]}: fetching URLs is not supported by the builder yet; download it into the context`,
+        );
+      }
+      const found = ins.sources.map((p) => {
+        const s = findSources(ctx, p);
+        if (!s.length) throw notFound(p);
+        return s;
+      });
+      sources = found.flat().map((s) => ({ path: s.path, name: s.rel }));
+      inputHash = hashSources(ctx, found.flat());
+    }
+    const inline = ins.contents.map((f) => f.path);
+    try {
+      return await fsStep(
+        state,
+        c,
+        step,
+        head,
+        `${ins.kind} ${[...ins.sources, ...inline].join(" ")} ${ins.dest} # buildkit`,
+        [inputHash, ins.contents],
+        async (rootPath) => {
+          const own = ownership(rootPath, ins.chown, ins.chmod);
+          const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
+          await copyInto(rootPath, sources, dest, own, { unpackArchives: ins.kind === "ADD", forceDir: multiple });
+          if (ins.contents.length) {
+            const tmp = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-heredoc-`));
+            try {
+              const files = ins.contents.map((f) => {
+                const p = join(tmp, posix.basename(f.path));
+                fs.writeFileSync(p, f.data, { mode: 0o644 });
+                return { path: p, name: f.path };
+              });
+              await copyInto(rootPath, files, dest, own, { forceDir: multiple });
+            } finally {
+              fs.rmSync(tmp, { recursive: true, force: true });
+            }
+          }
+        },
+      );
+    } finally {
+      root?.release();
+    }
+  };
+
+  const runStepRun = async (state: State, c: ContainerConfig, step: ResolvedStep, head: string): Promise<State> => {
+    const ins = step.instruction;
+    if (ins.kind !== "RUN") throw new BerthError("USAGE", "not a RUN step");
+    const shell = shellOf(c);
+    let cmd = ins.command.form === "exec" ? [...ins.command.args] : [...shell, ins.command.args[0] ?? ""];
+    let stdin: string | undefined;
+    const heredoc = ins.heredocs[0];
+    if (heredoc) {
+      const body = heredoc.chomp ? heredoc.data.replace(/^\t+/gm, "") : heredoc.data;
+      // `RUN <<EOF` alone runs the body as the script; `RUN cmd <<EOF` feeds it on stdin.
+      if (ins.command.form === "shell" && /^\s*<<-?["']?\w+["']?\s*$/.test(ins.command.args[0] ?? ""))
+        cmd = [...shell, body];
+      else stdin = body;
+    }
+    const args = step.args.filter((a) => a.value !== undefined).map((a) => `${a.key}=${a.value}`);
+    const createdBy = `RUN ${args.length ? `|${args.length} ${args.join(" ")} ` : ""}${cmd.join(" ")} # buildkit`;
+    const key = cacheKey(state, step, cmd);
+    const hit = cached(key);
+    if (hit) {
+      counters.cached++;
+      log(`${head}\n#${head.slice(1, head.indexOf(" "))} CACHED`);
+      return hit;
+    }
+    log(head);
+    if (!state.id) {
+      throw new BerthError(
+        "USAGE",
+        `${ins.original.split("\n")[0]}: the stage is empty (FROM scratch with nothing copied yet): there is nothing to run`,
+      );
+    }
+    const env = [...step.env].map(([k, v]) => `${k}=${v}`);
+    const cacheMounts = ins.mounts
+      .filter((m) => m.type === "cache" || m.type === "tmpfs" || (m.type === "bind" && !m.from))
+      .map((m) => {
+        if (!m.target) throw new BerthError("USAGE", `${ins.original.split("\n")[0]}: --mount needs a target`);
+        if (m.type === "bind") {
+          const src = findSources(ctx, m.source ?? ".")[0];
+          if (!src) throw notFound(m.source ?? ".");
+          return { source: src.path, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly };
+        }
+        const dir =
+          m.type === "cache"
+            ? join(
+                store.root,
+                "cache-mounts",
+                createHash("sha256")
+                  .update(m.id ?? m.target)
+                  .digest("hex")
+                  .slice(0, 32),
+              )
+            : fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-tmpfs-`));
+        fs.mkdirSync(dir, { recursive: true });
+        return { source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: false };
+      });
+    const out = opts.output ?? new PassThrough().resume();
+    const result = await runContainer(store, state.id, {
+      entrypoint: [],
+      cmd,
+      env,
+      ...(c.User ? { user: c.User } : {}),
+      ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+      network: ins.network === "host" ? "host" : "none",
+      volumes: cacheMounts,
+      stdin: stdin === undefined ? null : PassThrough.from([Buffer.from(stdin)]),
+      stdout: out,
+      stderr: out,
+      name: `berth-build-${randomBytes(6).toString("hex")}`,
+    });
+    try {
+      if (result.exitCode !== 0) {
+        throw new BerthError(
+          "USAGE",
+          `${head.slice(head.indexOf("]") + 2)}: process "${cmd.join(" ")}" did not complete successfully: exit code: ${result.exitCode}${result.message ? ` (${result.message})` : ""}`,
+        );
+      }
+      const rootfs = openRootfs(containerDirOf(store, result.id), result.driver);
+      const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
+      remember(key, next.id as Digest);
+      return next;
+    } finally {
+      removeContainer(store, result.id, { force: true });
+      for (const m of cacheMounts)
+        if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
+    }
+  };
+
+  let final = await runStage(targetIndex);
+  // Concurrently started stages that the target does not wait on are still awaited for errors.
+  await Promise.all(results.values());
+  if (opts.labels && Object.keys(opts.labels).length) {
+    const c: ContainerConfig = { ...(final.config.config ?? {}) };
+    c.Labels = { ...(c.Labels ?? {}), ...opts.labels };
+    final = commitImage(final, final.manifest, { ...final.config, config: c }, []);
+  }
+  const id = final.id ?? commitImage(final, final.manifest, final.config, []).id;
+  if (!id) throw new BerthError("STORE", "the build produced no image");
+  for (const t of tags) addTag(store, id, t);
+  const record = getImage(store, id);
+  log(`#${counters.next} writing image ${id}`);
+  for (const t of tags) log(`#${counters.next} naming to ${tagName(t)}`);
+  return {
+    id,
+    tags: tags.map((t) => tagName(t)),
+    size: record?.size ?? 0,
+    layers: final.manifest.layers.length,
+    steps: counters.steps,
+    cached: counters.cached,
+  };
+}
+
+/** Stages the target needs: itself, its base stages, and those it copies from. */
+function neededStages(stages: readonly Stage[], target: number): Set<number> {
+  const needed = new Set<number>();
+  const indexOf = (ref: string, before: number): number | undefined => {
+    const lower = ref.toLowerCase();
+    const byName = stages.findIndex((s, i) => i < before && s.name === lower);
+    if (byName >= 0) return byName;
+    if (/^\d+$/.test(ref) && Number(ref) < before) return Number(ref);
+    return undefined;
+  };
+  const visit = (i: number) => {
+    if (needed.has(i)) return;
+    needed.add(i);
+    const s = stages[i];
+    if (!s) return;
+    const base = indexOf(s.baseName, i);
+    if (base !== undefined) visit(base);
+    for (const ins of s.instructions) {
+      if (ins.kind === "COPY" && ins.from !== undefined) {
+        const dep = indexOf(ins.from, i);
+        if (dep !== undefined) visit(dep);
+        else if (stages.some((st) => st.name === ins.from?.toLowerCase())) {
+          throw new BerthError(
+            "USAGE",
+            `COPY --from=${ins.from}: a stage can only copy from a stage defined before it`,
+          );
+        }
+      }
+    }
+  };
+  visit(target);
+  return needed;
+}
+
+function stripPositions(ins: StageInstruction): unknown {
+  return JSON.parse(JSON.stringify(ins, (k, v) => (k === "range" || k === "original" ? undefined : v)));
+}
+
+function scratchState(platform: { os: string; architecture: string }): State {
+  return {
+    id: null,
+    manifest: {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: "" as Digest, size: 0 },
+      layers: [],
+    },
+    config: {
+      architecture: platform.architecture,
+      os: platform.os,
+      config: {},
+      rootfs: { type: "layers", diff_ids: [] },
+      history: [],
+    },
+  };
+}
+
+const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** BuildKit gives every stage a PATH when its base has none (scratch, imports). */
+function withDefaultPath(state: State): State {
+  const env = state.config.config?.Env ?? [];
+  if (env.some((e) => e.startsWith("PATH="))) return state;
+  return {
+    ...state,
+    config: { ...state.config, config: { ...(state.config.config ?? {}), Env: [DEFAULT_PATH, ...env] } },
+  };
+}
+
+function readState(store: LocalStore, id: Digest): State {
+  const record = getImage(store, id);
+  if (!record) throw new BerthError("IMAGE_UNKNOWN", `No such image: ${id}`);
+  return {
+    id,
+    manifest: parseJson(manifestSchema, store.readBlob(record.manifest), `manifest ${record.manifest}`),
+    config: parseJson(imageConfigSchema, store.readBlob(id), `image config ${id}`),
+  };
+}
+
+function tryImage(store: LocalStore, name: string): State | undefined {
+  try {
+    return readState(store, resolveImage(store, name).image.id);
+  } catch (err) {
+    if (err instanceof BerthError && (err.code === "IMAGE_UNKNOWN" || err.code === "INVALID_REFERENCE"))
+      return undefined;
+    throw err;
+  }
+}
+
+function inheritedSizes(store: LocalStore, parent: State): { diffId: Digest; size: number }[] {
+  const q = store.db.prepare("SELECT size FROM layers WHERE diff_id = ?").pluck();
+  return parent.config.rootfs.diff_ids.map((d) => ({ diffId: d, size: (q.get(d) as number | undefined) ?? 0 }));
+}
+
+/** Mounts an image's file system to read COPY --from sources out of. */
+async function mountReadOnly(store: LocalStore, state: State): Promise<{ path: string; release: () => void }> {
+  const dir = join(store.root, "containers", `build-from-${randomBytes(8).toString("hex")}`);
+  const rootfs = await prepareRootfs(store, state, dir, defaultStorageDriver());
+  return {
+    path: rootfs.path,
+    release: () => {
+      releaseRootfs(rootfs);
+      removeContainerFiles(dir);
+    },
+  };
+}
+
+function ownership(root: string, chown: string | undefined, chmod: string | undefined) {
+  let uid = 0;
+  let gid = 0;
+  if (chown) {
+    const read = (p: string) => {
+      try {
+        return fs.readFileSync(join(root, p), "utf8");
+      } catch {
+        return null;
+      }
+    };
+    const u = resolveUser(chown, read("etc/passwd"), read("etc/group"));
+    uid = u.uid;
+    gid = chown.includes(":") ? u.gid : u.gid;
+  }
+  let mode: number | undefined;
+  if (chmod !== undefined) {
+    if (!/^[0-7]{3,4}$/.test(chmod))
+      throw new BerthError("USAGE", `invalid --chmod=${chmod}: give an octal mode such as 755`);
+    mode = Number.parseInt(chmod, 8);
+  }
+  return { uid, gid, ...(mode !== undefined ? { chmod: mode } : {}) };
+}
+
+function makeDirInRoot(root: string, dir: string): void {
+  let current = root;
+  for (const part of dir.split("/").filter(Boolean)) {
+    current = join(current, part);
+    const st = fs.lstatSync(current, { throwIfNoEntry: false });
+    if (!st) fs.mkdirSync(current, { mode: 0o755 });
+    else if (st.isSymbolicLink())
+      return; // an existing link: the directory it names is already there
+    else if (!st.isDirectory())
+      throw new BerthError("USAGE", `WORKDIR ${dir}: ${current.slice(root.length)} is not a directory`);
+  }
+}
+
+function notFound(path: string, from?: string): BerthError {
+  return new BerthError(
+    "USAGE",
+    `failed to compute cache key: "/${path.replace(/^\/+/, "")}" not found${from ? ` in ${from}` : " in the build context (or excluded by .dockerignore)"}`,
+  );
+}
+
+function setEnv(env: string[], key: string, value: string): void {
+  const i = env.findIndex((e) => e.startsWith(`${key}=`));
+  if (i >= 0) env[i] = `${key}=${value}`;
+  else env.push(`${key}=${value}`);
+}
+
+function shellOf(c: ContainerConfig): string[] {
+  return c.Shell && c.Shell.length ? [...c.Shell] : ["/bin/sh", "-c"];
+}
+
+function commandOf(cmd: CommandLine, shell: string[]): string[] {
+  return cmd.form === "exec" ? [...cmd.args] : [...shell, cmd.args[0] ?? ""];
+}
+
+/** Go's %q of a []string, as BuildKit writes CMD, ENTRYPOINT and SHELL history rows. */
+function goQuoteList(list: readonly string[]): string {
+  return `[${list.map((s) => JSON.stringify(s)).join(" ")}]`;
+}
+
+function epochIso(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace(".000Z", "Z");
+}
+
+function relativeName(contextDir: string, dockerfilePath: string): string {
+  const rel = posix.relative(contextDir, dockerfilePath);
+  return rel.startsWith("..") ? dockerfilePath : rel;
+}

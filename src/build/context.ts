@@ -1,0 +1,163 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { join, relative } from "node:path";
+import { dockerignoreFor, makeIgnoreMatcher } from "../dockerfile/dockerignore.js";
+import { BerthError } from "../oci/errors.js";
+
+/** The build context: a directory, with what .dockerignore leaves out filtered away. */
+export interface BuildContext {
+  readonly dir: string;
+  /** Whether a context-relative path ("a/b") is left out by .dockerignore. */
+  ignored(rel: string): boolean;
+}
+
+export function openContext(dir: string, dockerfilePath: string): BuildContext {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new BerthError("USAGE", `unable to prepare context: path "${dir}" not found`);
+  }
+  if (!st.isDirectory()) throw new BerthError("USAGE", `unable to prepare context: "${dir}" is not a directory`);
+  const rel = relative(dir, dockerfilePath);
+  const ignoreFile = dockerignoreFor(rel.startsWith("..") ? dockerfilePath : rel, (p) => fs.existsSync(join(dir, p)));
+  const matcher = ignoreFile ? makeIgnoreMatcher(fs.readFileSync(join(dir, ignoreFile), "utf8")) : () => false;
+  return { dir, ignored: (p) => p !== "" && matcher(p) };
+}
+
+/** One source file or directory of a COPY, found in the context. */
+export interface Source {
+  /** Path relative to the context root, "" for the root itself. */
+  rel: string;
+  /** Where it is on disk. */
+  path: string;
+  stat: fs.Stats;
+}
+
+/**
+ * Finds a COPY/ADD source in the context: wildcards (`*`, `?`, `[...]`) per path component,
+ * as Go's filepath.Match. Paths are confined to the context: `..` cannot climb out, and a
+ * symlink on the way is followed inside the context, never outside it.
+ */
+export function findSources(ctx: BuildContext, pattern: string): Source[] {
+  const parts = pattern.split("/").filter((p) => p !== "" && p !== ".");
+  const clean: string[] = [];
+  for (const p of parts) {
+    if (p === "..") clean.pop();
+    else clean.push(p);
+  }
+  let found: string[] = [""];
+  for (const part of clean) {
+    const next: string[] = [];
+    const wild = /[*?[]/.test(part);
+    for (const base of found) {
+      const dir = resolveInContext(ctx, base);
+      if (!dir) continue;
+      if (!wild) {
+        next.push(base ? `${base}/${part}` : part);
+        continue;
+      }
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir).sort();
+      } catch {
+        continue;
+      }
+      const re = globComponent(part);
+      for (const n of names) if (re.test(n)) next.push(base ? `${base}/${n}` : n);
+    }
+    found = next;
+  }
+  const out: Source[] = [];
+  for (const rel of found) {
+    if (ctx.ignored(rel)) continue;
+    const path = resolveInContext(ctx, rel);
+    if (!path) continue;
+    const stat = lstatOrNull(path);
+    if (stat) out.push({ rel, path, stat });
+  }
+  return out;
+}
+
+/**
+ * The host path of a context-relative path, following symlinks inside the context only (an
+ * absolute target or one that climbs out is re-rooted at the context, as BuildKit scopes it).
+ */
+export function resolveInContext(ctx: BuildContext, rel: string): string | undefined {
+  const pending = rel.split("/").filter((p) => p !== "" && p !== ".");
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length) {
+    const part = pending.shift() as string;
+    if (part === "..") {
+      resolved.pop();
+      continue;
+    }
+    const host = join(ctx.dir, ...resolved, part);
+    const st = lstatOrNull(host);
+    if (!st) return undefined;
+    if (st.isSymbolicLink()) {
+      if (++links > 40) throw new BerthError("USAGE", `too many levels of symbolic links in the context at "${rel}"`);
+      const target = fs.readlinkSync(host);
+      if (target.startsWith("/")) resolved.length = 0;
+      pending.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
+      continue;
+    }
+    resolved.push(part);
+  }
+  return join(ctx.dir, ...resolved);
+}
+
+/**
+ * A digest of everything a COPY reads: each file's path, mode and bytes (directories walked
+ * in sorted order), for the build cache. Mtimes are left out: a fresh checkout must hit the
+ * cache of an identical one.
+ */
+export function hashSources(ctx: BuildContext, sources: readonly Source[]): string {
+  const hash = createHash("sha256");
+  const visit = (rel: string, path: string, st: fs.Stats) => {
+    if (ctx.ignored(rel)) return;
+    hash.update(`${rel}\0${st.mode}\0${st.uid}:${st.gid}\0`);
+    if (st.isSymbolicLink()) hash.update(`link:${fs.readlinkSync(path)}\0`);
+    else if (st.isFile()) hash.update(fs.readFileSync(path));
+    else if (st.isDirectory()) {
+      for (const n of fs.readdirSync(path).sort()) {
+        const p = join(path, n);
+        const s = lstatOrNull(p);
+        if (s) visit(rel ? `${rel}/${n}` : n, p, s);
+      }
+    }
+    hash.update("\n");
+  };
+  for (const s of sources) visit(s.rel, s.path, fs.statSync(s.path));
+  return hash.digest("hex");
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Go's filepath.Match for one path component. */
+function globComponent(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "\\" && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end < 0) throw new BerthError("USAGE", `syntax error in pattern "${pattern}"`);
+      re += `[${pattern
+        .slice(i + 1, end)
+        .replace(/^\^/, "^")
+        .replace(/^!/, "^")}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -1,0 +1,82 @@
+import { writeFileSync } from "node:fs";
+import type { Command } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
+import { build } from "../../build/build.js";
+import { humanSize } from "../../format/units.js";
+import { BerthError } from "../../oci/errors.js";
+import type { CliContext } from "../context.js";
+import { collect } from "./options.js";
+
+/** `build [OPTIONS] PATH`: docker's flags; progress and RUN output on stderr, -q prints the ID. */
+export function registerBuild(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<context>", "the build context directory")
+    .addOption(
+      new Option("-t, --tag <name>", "name and optionally a tag (name:tag)").argParser(collect).default([] as string[]),
+    )
+    .option("-f, --file <dockerfile>", "name of the Dockerfile (default: PATH/Dockerfile)")
+    .addOption(
+      new Option("--build-arg <arg>", "set a build-time variable (KEY=VALUE or KEY)")
+        .argParser(collect)
+        .default([] as string[]),
+    )
+    .addOption(
+      new Option("--label <label>", "set metadata on the image (KEY=VALUE)").argParser(collect).default([] as string[]),
+    )
+    .option("--target <stage>", "build this stage")
+    .option("--no-cache", "do not use the cache")
+    .option("-q, --quiet", "suppress the build output and print the image ID")
+    .option("--iidfile <file>", "write the image ID to the file")
+    .option("--platform <platform>", "target platform (only the host's is supported)")
+    .option("--progress <mode>", "auto, plain or quiet", "auto")
+    .option("--network <mode>", "network for RUN steps: default (none), none or host")
+    .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
+    .action(async (context, opts) => {
+      if (context === "-")
+        throw new BerthError(
+          "UNSUPPORTED",
+          "a build context from standard input is not supported yet: give a directory",
+        );
+      if (opts.platform && !/^linux\/(amd64|x86_64)$/.test(opts.platform) && process.arch === "x64") {
+        throw new BerthError(
+          "UNSUPPORTED",
+          `--platform ${opts.platform}: only the host's platform (linux/amd64) can be built here`,
+        );
+      }
+      const buildArgs: Record<string, string> = {};
+      for (const a of opts.buildArg) {
+        const eq = a.indexOf("=");
+        if (eq < 0) {
+          const v = ctx.env[a];
+          if (v !== undefined) buildArgs[a] = v;
+        } else buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
+      }
+      const labels: Record<string, string> = {};
+      for (const l of opts.label) {
+        const eq = l.indexOf("=");
+        labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
+      }
+      const quiet = opts.quiet === true || opts.progress === "quiet";
+      const epochText = ctx.env.SOURCE_DATE_EPOCH;
+      const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
+      const result = await build(ctx.store(), {
+        context,
+        ...(opts.file ? { dockerfile: opts.file } : {}),
+        tags: opts.tag,
+        buildArgs,
+        ...(opts.target ? { target: opts.target } : {}),
+        noCache: opts.cache === false,
+        labels,
+        epoch,
+        ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
+      });
+      if (opts.iidfile) writeFileSync(opts.iidfile, result.id);
+      if (quiet) {
+        ctx.stdout.write(`${result.id}\n`);
+        return;
+      }
+      ctx.stderr.write(
+        `berth: built ${result.id.slice(7, 19)}: ${humanSize(result.size)} in ${result.layers} layer${result.layers === 1 ? "" : "s"} (${result.cached}/${result.steps} steps cached)\n`,
+      );
+    });
+}
