@@ -13,7 +13,7 @@ import type {
 import { toInstructions } from "../dockerfile/instructions.js";
 import { parseDockerfile } from "../dockerfile/parse.js";
 import { ingestLayer } from "../image/layer-ingest.js";
-import type { Digest } from "../oci/digest.js";
+import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { parseReference } from "../oci/reference.js";
@@ -137,7 +137,7 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     log(`[Warning] One or more build-args [${resolved.unusedBuildArgs.join(" ")}] were not consumed`);
   }
   const ctx = openContext(contextDir, dockerfilePath);
-  const counters = { steps: 0, cached: 0, next: 1 };
+  const counters = { steps: 0, cached: 0, reused: 0, next: 1 };
   const results = new Map<number, Promise<State>>();
   const runStage = (index: number): Promise<State> => {
     let p = results.get(index);
@@ -303,6 +303,8 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
   ): State => {
     return store.withLeaseSync((lease) => {
       const configBytes = Buffer.from(JSON.stringify(config));
+      // a config step whose image exists already is a cache hit too (same parent, same result)
+      if (!layerSizes.length && getImage(store, sha256(configBytes))) counters.reused++;
       const c = lease.putBytes(configBytes);
       const m: Manifest = { ...manifest, config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size } };
       const manifestBytes = Buffer.from(JSON.stringify(m));
@@ -601,7 +603,7 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     size: record?.size ?? 0,
     layers: final.manifest.layers.length,
     steps: counters.steps,
-    cached: counters.cached,
+    cached: counters.cached + counters.reused,
   };
 }
 
@@ -763,7 +765,7 @@ function setEnv(env: string[], key: string, value: string): void {
 }
 
 function shellOf(c: ContainerConfig): string[] {
-  return c.Shell && c.Shell.length ? [...c.Shell] : ["/bin/sh", "-c"];
+  return c.Shell?.length ? [...c.Shell] : ["/bin/sh", "-c"];
 }
 
 function commandOf(cmd: CommandLine, shell: string[]): string[] {

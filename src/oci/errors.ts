@@ -14,6 +14,7 @@ export type ErrorCode =
   | "IMAGE_IN_USE"
   | "CONFLICT"
   | "USAGE"
+  | "BUILD_FAILED"
   | "UNSUPPORTED"
   | "STORE";
 

@@ -69,6 +69,12 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         labels,
         epoch,
         ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
+      }).catch((err: unknown) => {
+        // docker build exits 1 for a build that fails (a bad Dockerfile, a failing RUN);
+        // 125 stays for berth's own usage errors, which commander reports before this.
+        if (err instanceof BerthError && err.code === "USAGE")
+          throw new BerthError("BUILD_FAILED", err.message, { cause: err });
+        throw err;
       });
       if (opts.iidfile) writeFileSync(opts.iidfile, result.id);
       if (quiet) {
