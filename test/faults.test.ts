@@ -57,8 +57,14 @@ test("kill -9 during load at several points leaves a consistent store that keeps
   const root = join(dir, "killed");
   fs.mkdirSync(root);
   berth(root, ["images"]); // create the store first, so the kill lands inside the load itself
+  // Time one whole load first, so the kills land at fractions of it however fast it is.
+  const timing = join(dir, "timing");
+  const t0 = Date.now();
+  assert.equal(berth(timing, ["load", "-i", bigTar]).code, 0);
+  const full = Date.now() - t0;
   let killedMidway = 0;
-  for (const delay of [30, 120, 250, 400, 600, 900]) {
+  for (const fraction of [0.3, 0.45, 0.6, 0.7, 0.8, 0.9]) {
+    const delay = Math.round(full * fraction);
     const child = berthSpawn(root, ["load", "-i", bigTar]);
     await sleep(delay);
     const finished = child.exitCode !== null;

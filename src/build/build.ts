@@ -320,6 +320,7 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
           config,
           layerSizes: sizes,
           ...(parent.id ? { parent: parent.id } : {}),
+          intermediate: true,
         },
         [],
       );

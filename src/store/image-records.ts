@@ -19,6 +19,7 @@ export interface ImageRecord {
   labels: Record<string, string> | null;
   tags: string[];
   repoDigests: string[];
+  intermediate: boolean;
 }
 
 interface ImageRow {
@@ -32,6 +33,7 @@ interface ImageRow {
   added_ms: number;
   parent: string | null;
   labels: string | null;
+  intermediate: number;
 }
 
 /** What registering an image needs; every blob named must already be in the store. */
@@ -45,6 +47,8 @@ export interface NewImage {
   layerSizes: { diffId: Digest; size: number }[];
   parent?: Digest;
   repoDigests?: string[];
+  /** A build step's image: build cache, not listed (unless -a) nor dangling. */
+  intermediate?: boolean;
 }
 
 export interface TagChange {
@@ -77,8 +81,8 @@ export function registerImage(store: LocalStore, image: NewImage, tags: readonly
     const exists = db.prepare("SELECT 1 FROM images WHERE id = ?").get(id);
     if (!exists) {
       db.prepare(
-        `INSERT INTO images(id, manifest, manifest_media_type, manifest_size, created, created_ms, size, added_ms, parent, labels)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO images(id, manifest, manifest_media_type, manifest_size, created, created_ms, size, added_ms, parent, labels, intermediate)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         id,
         image.manifestDigest,
@@ -90,6 +94,7 @@ export function registerImage(store: LocalStore, image: NewImage, tags: readonly
         now,
         image.parent ?? null,
         image.config.config?.Labels ? JSON.stringify(image.config.config.Labels) : null,
+        image.intermediate ? 1 : 0,
       );
       const insertBlob = db.prepare("INSERT OR IGNORE INTO image_blobs(image_id, digest) VALUES (?, ?)");
       for (const d of blobs) insertBlob.run(id, d);
@@ -141,6 +146,7 @@ function toRecord(store: LocalStore, row: ImageRow): ImageRecord {
     addedMs: row.added_ms,
     parent: (row.parent as Digest | null) ?? null,
     labels: row.labels ? (JSON.parse(row.labels) as Record<string, string>) : null,
+    intermediate: row.intermediate === 1,
     tags: store.db.prepare("SELECT name FROM tags WHERE image_id = ? ORDER BY name").pluck().all(row.id) as string[],
     repoDigests: store.db
       .prepare("SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name")
@@ -181,6 +187,7 @@ export function listImages(store: LocalStore): ImageRecord[] {
     addedMs: row.added_ms,
     parent: (row.parent as Digest | null) ?? null,
     labels: row.labels ? (JSON.parse(row.labels) as Record<string, string>) : null,
+    intermediate: row.intermediate === 1,
     tags: tags.get(row.id) ?? [],
     repoDigests: digests.get(row.id) ?? [],
   }));

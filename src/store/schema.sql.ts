@@ -75,4 +75,8 @@ export const MIGRATIONS: readonly string[] = [
     created_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- images a build made for its steps (docker's build cache): hidden from images unless -a
+  ALTER TABLE images ADD COLUMN intermediate INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -34,8 +34,9 @@ export function images(store: LocalStore, opts: ListOptions = {}): ImageRow[] {
     const untagged = r.tags.length === 0;
     const dangling = untagged && r.repoDigests.length === 0;
     // docker hides untagged images that are another image's parent (build intermediates)
-    if (untagged && parents.has(r.id) && !opts.all && filters.dangling !== true) continue;
-    if (filters.dangling === true && !(dangling && !parents.has(r.id))) continue;
+    const hidden = parents.has(r.id) || r.intermediate;
+    if (untagged && hidden && !opts.all && filters.dangling !== true) continue;
+    if (filters.dangling === true && !(dangling && !hidden)) continue;
     if (filters.dangling === false && untagged) continue;
     if (!matchLabels(r, filters.label)) continue;
     if (before.some((b) => !isOlder(r, b))) continue;

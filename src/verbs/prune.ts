@@ -18,7 +18,7 @@ export interface PruneResult {
  * blobs nothing references. One write transaction: concurrent loads wait, and their
  * in-flight blobs are protected by their leases.
  */
-export function pruneImages(store: LocalStore, opts: { all?: boolean } = {}): PruneResult {
+export function pruneImages(store: LocalStore, opts: { all?: boolean; buildCache?: boolean } = {}): PruneResult {
   return store.write(() => {
     const result: PruneResult = { untagged: [], deleted: [], containers: [], bytes: 0 };
     store.sweepDead();
@@ -31,6 +31,7 @@ export function pruneImages(store: LocalStore, opts: { all?: boolean } = {}): Pr
       for (const r of records) {
         const named = r.tags.length + r.repoDigests.length > 0;
         if (named && !opts.all) continue;
+        if (r.intermediate && !opts.all && !opts.buildCache) continue;
         if (parents.has(r.id)) continue;
         if (containersUsing(store, r.id).length > 0) continue;
         result.untagged.push(...r.tags, ...r.repoDigests);
@@ -61,7 +62,8 @@ export function pruneContainers(store: LocalStore): string[] {
 /** `docker system prune`: stopped containers, then dangling (or with `all`, unused) images. */
 export function pruneSystem(store: LocalStore, opts: { all?: boolean } = {}): PruneResult {
   const containers = pruneContainers(store);
-  const images = pruneImages(store, opts);
+  // system prune also clears the build cache: the untagged images builds left for their steps
+  const images = pruneImages(store, { ...opts, buildCache: true });
   return { ...images, containers };
 }
 
@@ -75,10 +77,18 @@ export interface DiskUsage {
 /** `docker system df`: sizes with shared layers counted once. */
 export function diskUsage(store: LocalStore): DiskUsage {
   const db = store.db;
-  const total = db.prepare("SELECT COUNT(*) FROM images").pluck().get() as number;
+  const total = db
+    .prepare("SELECT COUNT(*) FROM images WHERE intermediate = 0 OR id IN (SELECT image_id FROM tags)")
+    .pluck()
+    .get() as number;
   const active = db.prepare("SELECT COUNT(DISTINCT image_id) FROM containers").pluck().get() as number;
-  const size = uniqueLayerBytes(store, false);
-  const used = uniqueLayerBytes(store, true);
+  const size = uniqueLayerBytes(store, "all");
+  const used = uniqueLayerBytes(store, "active");
+  const cacheCount = db
+    .prepare("SELECT COUNT(*) FROM images WHERE intermediate = 1 AND id NOT IN (SELECT image_id FROM tags)")
+    .pluck()
+    .get() as number;
+  const cacheBytes = uniqueLayerBytes(store, "cache-only");
   const cTotal = db.prepare("SELECT COUNT(*) FROM containers").pluck().get() as number;
   const cActive = db.prepare("SELECT COUNT(*) FROM containers WHERE state = 'running'").pluck().get() as number;
   const cSize = db.prepare("SELECT COALESCE(SUM(size), 0) FROM containers").pluck().get() as number;
@@ -91,13 +101,22 @@ export function diskUsage(store: LocalStore): DiskUsage {
     images: { total, active, size, reclaimable: size - used },
     containers: { total: cTotal, active: cActive, size: cSize, reclaimable: cIdle },
     volumes: zero,
-    buildCache: zero,
+    buildCache: { total: cacheCount, active: 0, size: cacheBytes, reclaimable: cacheBytes },
   };
 }
 
-/** Sum of docker layer sizes over distinct layers, of all images or only those containers use. */
-function uniqueLayerBytes(store: LocalStore, onlyActive: boolean): number {
-  const filter = onlyActive ? "WHERE il.image_id IN (SELECT image_id FROM containers)" : "";
+/**
+ * Sum of docker layer sizes over distinct layers: of all images, of those containers use, or
+ * of those only build-cache images (untagged step images) hold.
+ */
+function uniqueLayerBytes(store: LocalStore, which: "all" | "active" | "cache-only"): number {
+  const listed = "SELECT id FROM images WHERE intermediate = 0 OR id IN (SELECT image_id FROM tags)";
+  const filter =
+    which === "active"
+      ? "WHERE il.image_id IN (SELECT image_id FROM containers)"
+      : which === "all"
+        ? `WHERE il.image_id IN (${listed})`
+        : `WHERE il.diff_id NOT IN (SELECT diff_id FROM image_layers WHERE image_id IN (${listed}))`;
   return store.db
     .prepare(
       `SELECT COALESCE(SUM(l.size), 0) FROM layers l
