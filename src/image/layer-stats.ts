@@ -42,8 +42,14 @@ export class LayerStats extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.failure) return cb(this.failure);
-    if (this.parser.write(chunk)) return cb();
+    if (this.failure) {
+      cb(this.failure);
+      return;
+    }
+    if (this.parser.write(chunk)) {
+      cb();
+      return;
+    }
     const onDrain = () => {
       this.parser.off("error", onError);
       cb();
@@ -57,7 +63,10 @@ export class LayerStats extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.parserDone) return cb(this.failure);
+    if (this.parserDone) {
+      cb(this.failure);
+      return;
+    }
     this.onParserDone = (err) => cb(err);
     (this.parser as unknown as NodeJS.WritableStream).end();
   }
