@@ -36,8 +36,17 @@ import {
   removeContainerFiles,
 } from "../runtime/rootfs.js";
 import { runContainer } from "../runtime/run.js";
+import { pruneSnapshots } from "../runtime/snapshots.js";
 import { resolveUser } from "../runtime/users.js";
-import { addTag, getImage, registerImage, resolveImage, tagName } from "../store/image-records.js";
+import {
+  addTag,
+  childrenOf,
+  deleteImageRow,
+  getImage,
+  registerImage,
+  resolveImage,
+  tagName,
+} from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "../verbs/platform.js";
 import { type BuildContext, findSources, hashSources, openContext } from "./context.js";
@@ -138,6 +147,8 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
   }
   const ctx = openContext(contextDir, dockerfilePath);
   const counters = { steps: 0, cached: 0, reused: 0, next: 1 };
+  /** Images this build made, removed again if it fails: a failed build changes nothing. */
+  const created: Digest[] = [];
   const results = new Map<number, Promise<State>>();
   const runStage = (index: number): Promise<State> => {
     let p = results.get(index);
@@ -304,7 +315,9 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     return store.withLeaseSync((lease) => {
       const configBytes = Buffer.from(JSON.stringify(config));
       // a config step whose image exists already is a cache hit too (same parent, same result)
-      if (!layerSizes.length && getImage(store, sha256(configBytes))) counters.reused++;
+      const existed = getImage(store, sha256(configBytes)) !== undefined;
+      if (existed && !layerSizes.length) counters.reused++;
+      if (!existed) created.push(sha256(configBytes));
       const c = lease.putBytes(configBytes);
       const m: Manifest = { ...manifest, config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size } };
       const manifestBytes = Buffer.from(JSON.stringify(m));
@@ -584,9 +597,16 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     }
   };
 
-  let final = await runStage(targetIndex);
-  // Concurrently started stages that the target does not wait on are still awaited for errors.
-  await Promise.all(results.values());
+  let final: State;
+  try {
+    final = await runStage(targetIndex);
+    // Concurrently started stages that the target does not wait on are still awaited for errors.
+    await Promise.all(results.values());
+  } catch (err) {
+    await Promise.allSettled(results.values());
+    rollBack(store, created);
+    throw err;
+  }
   if (opts.labels && Object.keys(opts.labels).length) {
     const c: ContainerConfig = { ...(final.config.config ?? {}) };
     c.Labels = { ...(c.Labels ?? {}), ...opts.labels };
@@ -606,6 +626,20 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     steps: counters.steps,
     cached: counters.cached + counters.reused,
   };
+}
+
+/** Deletes the images a failed build made (children first) and the cache rows naming them. */
+function rollBack(store: LocalStore, created: readonly Digest[]): void {
+  store.write(() => {
+    for (const id of [...created].reverse()) {
+      // another build may have come to use the same image meanwhile: keep it then
+      const image = getImage(store, id);
+      if (image && image.tags.length === 0 && childrenOf(store, id).length === 0) deleteImageRow(store, id);
+    }
+    const gone = store.db.prepare("DELETE FROM build_cache WHERE image_id NOT IN (SELECT id FROM images)");
+    gone.run();
+    pruneSnapshots(store);
+  });
 }
 
 /** Stages the target needs: itself, its base stages, and those it copies from. */

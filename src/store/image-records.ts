@@ -301,5 +301,6 @@ export function deleteImageRow(store: LocalStore, id: Digest): { removed: Digest
   store.db.prepare("DELETE FROM repo_digests WHERE image_id = ?").run(id);
   store.db.prepare("UPDATE images SET parent = NULL WHERE parent = ?").run(id);
   store.db.prepare("DELETE FROM images WHERE id = ?").run(id);
+  store.db.prepare("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)").run();
   return store.deleteUnreferenced(blobs);
 }
