@@ -8,14 +8,17 @@
 # Environment:
 #   BENCH_RUNS_BIG=5       runs of each save/load pair
 #   BENCH_RUNS_FAST=21     runs of each start-up and lookup pair
+#   BENCH_RUNS_MANY=3      runs of the load of 1,000 small images
 #   BENCH_PROFILE=1        also CPU-profile one run of each berth command (node --cpu-prof) and
 #                          summarise them into bench/out/profiles/*.txt
 #   BENCH_KEEP=1           leave the benchmark's images (berthbench/*) in docker afterwards
 #   BENCH_DEBOOTSTRAP=1    run debootstrap even if /tmp/deb-rootfs exists
+#   BENCH_BUILD=1          build berth (node scripts/build.mjs --no-types) first
 #
 # Idempotent: the Debian rootfs, the image archives and the 1,000-image archive are made once
 # and cached in bench/out/ (git-ignored); docker is given the images again from those archives
-# when it lacks them. The berth stores (bench/out/roots/) are made afresh on every run.
+# when it lacks them. The berth stores (bench/out/roots/) are made afresh on every run, and
+# berth itself is run from a copy of bin/ and dist/ taken at the start (bench/out/berth/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -23,6 +26,7 @@ source bench/lib.sh
 
 RUNS_BIG=${BENCH_RUNS_BIG:-5}
 RUNS_FAST=${BENCH_RUNS_FAST:-21}
+RUNS_MANY=${BENCH_RUNS_MANY:-3}
 RES=$OUT/results.jsonl
 MD=$OUT/foundation.md
 ROOTS=$OUT/roots
@@ -40,7 +44,18 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # Set-up
 
 bash scripts/start-dockerd.sh
-[ -f dist/cli.cjs ] || node scripts/build.mjs --no-types
+if [ -n "${BENCH_BUILD:-}" ] || [ ! -d dist ]; then node scripts/build.mjs --no-types; fi
+
+# Benchmark a copy of the built berth (bin/ and dist/; node_modules resolve from the checkout),
+# so a rebuild by someone else during the run cannot change or break it half-way.
+snap=$OUT/berth
+rm -rf "$snap"
+mkdir -p "$snap"
+cp -a bin dist package.json "$snap/"
+export BERTH=$snap/bin/berth
+"$BERTH" --version >/dev/null || die "the copy of berth in $snap does not run (is dist/ built?)"
+built=$(find dist -type f -printf '%TY-%Tm-%Td %TH:%TM UTC\n' | sort | tail -1)
+rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bin scripts || echo ' + uncommitted changes')"
 
 # Debian bookworm minbase rootfs, without apt's caches.
 rootfs=$OUT/deb-rootfs
@@ -106,10 +121,6 @@ if [ ! -f "$OUT/big.tar" ]; then
 fi
 
 many_names() { for i in $(seq 0 999); do echo "berthbench/many-$((i / 10)):v$((i % 10))"; done; }
-docker_rm_many() {
-  "$DOCKER" images --filter 'reference=berthbench/many-*' --format '{{.Repository}}:{{.Tag}}' |
-    xargs -r -n 100 "$DOCKER" rmi >/dev/null
-}
 
 # 1,000 small images (see make-many.mjs), saved by docker; and the archive of $ONE alone.
 if [ ! -f "$OUT/many.tar" ] || [ ! -f "$OUT/one.tar" ] || [ ! -f "$OUT/many-gen.tar" ]; then
@@ -130,6 +141,7 @@ docker_ensure "$BIG" "$OUT/big.tar"
 docker_ensure "$ONE" "$OUT/one.tar"
 docker_save_chains "$DEB" "$OUT/deb.chains"
 docker_save_chains "$BIG" "$OUT/big.chains"
+docker_save_chains "$ONE" "$OUT/many.chains"
 
 # berth: one store per image set, loaded from docker's archives.
 notes=()
@@ -172,13 +184,13 @@ bench --id startup --label "start-up: --version" --runs "$RUNS_FAST" --warmup 2 
 
 lookups() {
   local root=$1 tag=$2
-  bench --id "images-$tag" --label "images ($tag)" --runs "$RUNS_FAST" --warmup 2 \
+  bench --id "images-$tag" --label "images ($tag)" --runs "$RUNS_FAST" --warmup 2 --target 1 \
     --cmd berth --exec "$B $root images" --cmd docker --exec "$DOCKER images"
-  bench --id "inspect-$tag" --label "inspect NAME ($tag)" --runs "$RUNS_FAST" --warmup 2 \
+  bench --id "inspect-$tag" --label "inspect NAME ($tag)" --runs "$RUNS_FAST" --warmup 2 --target 1 \
     --cmd berth --exec "$B $root inspect $ONE" --cmd docker --exec "$DOCKER inspect $ONE"
-  bench --id "inspect-id-$tag" --label "inspect SHORT-ID ($tag)" --runs "$RUNS_FAST" --warmup 2 \
+  bench --id "inspect-id-$tag" --label "inspect SHORT-ID ($tag)" --runs "$RUNS_FAST" --warmup 2 --target 1 \
     --cmd berth --exec "$B $root inspect $short_id" --cmd docker --exec "$DOCKER inspect $short_id"
-  bench --id "history-$tag" --label "history NAME ($tag)" --runs "$RUNS_FAST" --warmup 2 \
+  bench --id "history-$tag" --label "history NAME ($tag)" --runs "$RUNS_FAST" --warmup 2 --target 1 \
     --cmd berth --exec "$B $root history $ONE" --cmd docker --exec "$DOCKER history $ONE"
 }
 
@@ -189,26 +201,30 @@ lookups "$ROOTS/one" "near-empty"
 
 log "save"
 rm -f "$TMPD"/*.tar
-bench --id save-deb --label "save -o ($deb_desc)" --runs "$RUNS_BIG" \
+bench --id save-deb --target 0.5 --label "save -o ($deb_desc)" --runs "$RUNS_BIG" \
   --cmd berth --prepare "rm -f $TMPD/berth-save.tar; sync" --exec "$B $ROOTS/deb save -o $TMPD/berth-save.tar $DEB" \
   --cmd docker --prepare "rm -f $TMPD/docker-save.tar; sync" --exec "$DOCKER save -o $TMPD/docker-save.tar $DEB"
-bench --id save-big --label "save -o ($big_desc)" --runs "$RUNS_BIG" \
+bench --id save-big --target 0.5 --label "save -o ($big_desc)" --runs "$RUNS_BIG" \
   --cmd berth --prepare "rm -f $TMPD/berth-save.tar; sync" --exec "$B $ROOTS/big save -o $TMPD/berth-save.tar $BIG" \
   --cmd docker --prepare "rm -f $TMPD/docker-save.tar; sync" --exec "$DOCKER save -o $TMPD/docker-save.tar $BIG"
 rm -f "$TMPD"/*.tar
 
 log "load"
-bench --id load-deb --label "load -i ($deb_desc)" --runs "$RUNS_BIG" \
+bench --id load-deb --target 0.5 --label "load -i ($deb_desc)" --runs "$RUNS_BIG" \
   --cmd berth --prepare "bash bench/lib.sh berth_unload $ROOTS/deb $DEB" --exec "$B $ROOTS/deb load -q -i $OUT/deb.tar" \
   --cmd docker --prepare "bash bench/lib.sh docker_unload $DEB $OUT/deb.chains" --exec "$DOCKER load -q -i $OUT/deb.tar"
-bench --id load-big --label "load -i ($big_desc)" --runs "$RUNS_BIG" \
+bench --id load-big --target 0.5 --label "load -i ($big_desc)" --runs "$RUNS_BIG" \
   --cmd berth --prepare "bash bench/lib.sh berth_unload $ROOTS/big $BIG" --exec "$B $ROOTS/big load -q -i $OUT/big.tar" \
   --cmd docker --prepare "bash bench/lib.sh docker_unload $BIG $OUT/big.chains" --exec "$DOCKER load -q -i $OUT/big.tar"
 
-log "docker load of the 1,000 images"
-t0=$(date +%s.%N)
-"$DOCKER" load -q -i "$OUT/many.tar" >/dev/null
-log "docker load of many.tar: $(echo "$(date +%s.%N) - $t0" | bc) s"
+# Both load the generated archive (berth could not load docker's; see above). Its last run
+# leaves docker with the 1,000 images for the lookups below.
+log "load of 1,000 small images"
+mkdir -p "$ROOTS/many-load"
+bench --id load-many --label "load -i (1,000 small images sharing 1 layer)" --runs "$RUNS_MANY" \
+  --cmd berth --prepare "bash bench/lib.sh berth_unload $ROOTS/many-load" --exec "$B $ROOTS/many-load load -q -i $OUT/many-gen.tar" \
+  --cmd docker --prepare "bash bench/lib.sh docker_rm_many" --exec "$DOCKER load -q -i $OUT/many-gen.tar"
+rm -rf "$ROOTS/many-load"
 ids() { "$@" images -q --no-trunc --filter 'reference=berthbench/many-*' | sort; }
 [ "$(ids "$DOCKER")" = "$(ids "$BERTH" --root "$ROOTS/many")" ] || die "berth and docker hold different 1,000 images"
 count_many_d=$("$DOCKER" images -q | wc -l)
@@ -224,11 +240,19 @@ if [ -n "${BENCH_PROFILE:-}" ]; then
   P=$OUT/profiles
   rm -rf "$P"
   mkdir -p "$P"
+  # node 20 refuses --cpu-prof in NODE_OPTIONS, and bin/berth starts node itself (through
+  # PATH), so put a `node` first in PATH that adds the flags. It is dated in the past, in case
+  # the launcher compares its own files' dates with node's.
+  mkdir -p "$P/shim"
+  printf '#!/bin/sh\nexec %s --cpu-prof --cpu-prof-dir="$BENCH_PROF_DIR" --cpu-prof-interval=200 "$@"\n' \
+    "$(command -v node)" >"$P/shim/node"
+  chmod +x "$P/shim/node"
+  touch -d 2000-01-01 "$P/shim/node"
   prof() {
     local name=$1
     shift
-    node --cpu-prof --cpu-prof-dir="$P/$name" --cpu-prof-interval 200 "$BERTH" "$@" >/dev/null
-    node bench/prof-summary.mjs "$P/$name"/*.cpuprofile >"$P/$name.txt"
+    BENCH_PROF_DIR=$P/$name PATH="$(pwd)/$P/shim:$PATH" "$BERTH" "$@" >/dev/null
+    node bench/prof-summary.mjs --dist "$snap/dist" "$P/$name"/*.cpuprofile >"$P/$name.txt"
   }
   prof version --version
   prof images-many --root "$ROOTS/many" images
@@ -255,10 +279,10 @@ fi
   echo
   echo "- date: $(date -u +'%Y-%m-%d %H:%M UTC'); took $(($(date +%s) - started)) s"
   echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(uname -sr); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-  echo "- node $(node --version); docker $("$DOCKER" version --format '{{.Server.Version}}') ($("$DOCKER" info --format '{{.Driver}}')); berth $("$BERTH" --version) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bin scripts || echo ' + uncommitted changes')"
+  echo "- node $(node --version); docker $("$DOCKER" version --format '{{.Server.Version}}') ($("$DOCKER" info --format '{{.Driver}}')); berth $("$BERTH" --version) from the checkout at $rev (when the run started), dist/ built $built$([ -f "$snap/dist/berth.blob" ] && echo ', run from its start-up snapshot (dist/berth.blob)')"
   echo "- stores: near-empty = berth $count_small_b image(s), docker $count_small_d; 1,000 images = berth $count_many_b, docker $count_many_d"
   echo "- each row: medians of n interleaved runs (order alternates each run); ratio = berth median / peer median"
-  echo "- command: \`bash bench/foundation.sh\` (BENCH_RUNS_BIG=$RUNS_BIG, BENCH_RUNS_FAST=$RUNS_FAST)"
+  echo "- command: \`bash bench/foundation.sh\` (BENCH_RUNS_BIG=$RUNS_BIG, BENCH_RUNS_FAST=$RUNS_FAST, BENCH_RUNS_MANY=$RUNS_MANY)"
   for n in "${notes[@]}"; do echo "- note: $n"; done
   echo
   node bench/pairs.mjs report "$RES"

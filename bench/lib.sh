@@ -47,10 +47,24 @@ docker_unload() {
   sync
 }
 
-# Empties berth store ROOT of IMAGE: rmi, then prune, then checks that no blob is left.
+# Removes the 1,000 small images (berthbench/many-*) from docker, and checks their layer is gone.
+docker_rm_many() {
+  local root driver layer
+  "$DOCKER" images --filter 'reference=berthbench/many-*' --format '{{.Repository}}:{{.Tag}}' |
+    xargs -r -n 100 "$DOCKER" rmi >/dev/null
+  if [ -f "$OUT/many.chains" ]; then
+    root=$("$DOCKER" info --format '{{.DockerRootDir}}')
+    driver=$("$DOCKER" info --format '{{.Driver}}')
+    layer=$(cat "$OUT/many.chains")
+    [ ! -e "$root/image/$driver/layerdb/sha256/${layer#sha256:}" ] || die "docker still holds the layer of berthbench/many-*"
+  fi
+  sync
+}
+
+# Empties berth store ROOT: rmi IMAGE if given, then prune, then checks that no blob is left.
 berth_unload() {
-  local root=$1 image=$2 n
-  "$BERTH" --root "$root" rmi -f "$image" >/dev/null 2>&1 || true
+  local root=$1 image=${2:-} n
+  [ -z "$image" ] || "$BERTH" --root "$root" rmi -f "$image" >/dev/null 2>&1 || true
   "$BERTH" --root "$root" image prune -a -f >/dev/null
   n=$(find "$root/blobs" -type f 2>/dev/null | wc -l)
   [ "$n" -eq 0 ] || die "berth root $root still holds $n blobs after rmi + prune"

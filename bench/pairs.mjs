@@ -174,8 +174,8 @@ function report(file) {
     .filter(Boolean)
     .map((l) => JSON.parse(l));
   const lines = [
-    "| benchmark | n | berth median (s) | peer | peer median (s) | ratio berth/peer | target | met |",
-    "|---|---:|---:|---|---:|---:|---:|:---:|",
+    "| benchmark | n | berth median (s) | peer | peer median (s) | ratio berth/peer | target | met | min–max berth; peer (s) |",
+    "|---|---:|---:|---|---:|---:|---:|:---:|---|",
   ];
   for (const r of rows) {
     const [b, ...peers] = r.cmds;
@@ -184,7 +184,7 @@ function report(file) {
       const target = k === 0 && r.target != null ? r.target : null;
       const met = target == null ? "" : ratio <= target ? "yes" : "**no**";
       lines.push(
-        `| ${r.label} | ${r.runs} | ${fmt(b.median)} | ${p.name} | ${fmt(p.median)} | ${ratio.toFixed(2)} | ${target == null ? "" : `≤ ${target}`} | ${met} |`,
+        `| ${r.label} | ${r.runs} | ${fmt(b.median)} | ${p.name} | ${fmt(p.median)} | ${ratio.toFixed(2)} | ${target == null ? "" : `≤ ${target}`} | ${met} | ${fmt(b.min)}–${fmt(b.max)}; ${fmt(p.min)}–${fmt(p.max)} |`,
       );
     });
   }

@@ -2,11 +2,13 @@
 // Summarises V8 CPU profiles (node --cpu-prof) of berth: where the wall time of the sampled
 // thread went, by source file and by function, self and inclusive.
 //
-//   node bench/prof-summary.mjs FILE.cpuprofile...
+//   node bench/prof-summary.mjs [--dist DIR] FILE.cpuprofile...
 //
 // Frames in berth's bundle (dist/cli.cjs) are mapped back to src/ through dist/cli.cjs.map.
-import { existsSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
+// V8 may name the bundle by the path it had when its code cache was made; --dist DIR says
+// which copy actually ran (its maps and its bin/ are then used).
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -16,8 +18,6 @@ function decodeMap(map) {
   const lines = [];
   let src = 0;
   let srcLine = 0;
-  let srcCol = 0;
-  let name = 0;
   for (const line of map.mappings.split(";")) {
     const segs = [];
     let col = 0;
@@ -39,9 +39,7 @@ function decodeMap(map) {
       col += vals[0];
       if (vals.length >= 4) {
         src += vals[1];
-        srcLine += vals[2];
-        srcCol += vals[3];
-        if (vals.length >= 5) name += vals[4];
+        srcLine += vals[2]; // (source column and name deltas: not needed here)
         segs.push([col, src, srcLine]);
       }
     }
@@ -50,24 +48,41 @@ function decodeMap(map) {
   return lines;
 }
 
+// berth's loader (in bin/) may run dist/cli.cjs inside a function wrapper prepended to the
+// bundle's first line, so V8's columns on line 0 are off by the wrapper's length. The wrapper
+// is read from the bin/ next to the bundle's dist/.
+function wrapperShift(bundle) {
+  const bin = join(dirname(bundle), "..", "bin");
+  try {
+    for (const f of readdirSync(bin)) {
+      const m = /const wrapper = `([^`]*?)\$\{source\}/.exec(readFileSync(join(bin, f), "utf8"));
+      if (m) return m[1].length;
+    }
+  } catch {}
+  return 0;
+}
+
 const maps = new Map();
 function mapperFor(url) {
   if (!url.endsWith(".cjs") && !url.endsWith(".js")) return null;
   if (maps.has(url)) return maps.get(url);
   let mapper = null;
-  const file = url.startsWith("file://") ? fileURLToPath(url) : url;
+  let file = url.startsWith("file://") ? fileURLToPath(url) : url;
+  if (distDir && existsSync(join(distDir, basename(file)))) file = join(distDir, basename(file));
   if (existsSync(`${file}.map`)) {
     const map = JSON.parse(readFileSync(`${file}.map`, "utf8"));
     const lines = decodeMap(map);
+    const shift = file.endsWith("dist/cli.cjs") ? wrapperShift(file) : 0;
     mapper = (line, col) => {
-      const segs = lines[line];
-      if (!segs?.length) return null;
+      if (line === 0) col -= shift;
+      const segs = lines[line] ?? [];
       let best = null;
       for (const s of segs) {
         if (s[0] <= col) best = s;
         else break;
       }
-      best ??= segs[0];
+      // No mapping there: the wrapper (the bundle's top level), its banner or esbuild's helpers.
+      if (!best) return { file: `${basename(file)} (top level, esbuild helpers)`, line: 1 };
       return { file: map.sources[best[1]].replace(/^(\.\.\/)+/, ""), line: best[2] + 1 };
     };
   }
@@ -87,7 +102,13 @@ function frameOf(cf) {
 
 const ms = (us) => (us / 1000).toFixed(1).padStart(8);
 
-for (const path of process.argv.slice(2)) {
+const args = process.argv.slice(2);
+let distDir = "";
+if (args[0] === "--dist") {
+  distDir = args[1];
+  args.splice(0, 2);
+}
+for (const path of args) {
   const prof = JSON.parse(readFileSync(path, "utf8"));
   const byId = new Map(prof.nodes.map((n) => [n.id, { ...n, self: 0 }]));
   for (let i = 0; i < prof.samples.length; i++) {
