@@ -17,14 +17,7 @@ import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { parseReference } from "../oci/reference.js";
-import {
-  type ContainerConfig,
-  type ImageConfig,
-  imageConfigSchema,
-  type Manifest,
-  manifestSchema,
-  parseJson,
-} from "../oci/schema.js";
+import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
 import { removeContainer } from "../runtime/remove.js";
 import {
   containerDirOf,
@@ -716,8 +709,8 @@ function readState(store: LocalStore, id: Digest): State {
   if (!record) throw new BerthError("IMAGE_UNKNOWN", `No such image: ${id}`);
   return {
     id,
-    manifest: parseJson(manifestSchema, store.readBlob(record.manifest), `manifest ${record.manifest}`),
-    config: parseJson(imageConfigSchema, store.readBlob(id), `image config ${id}`),
+    manifest: store.readManifest(record.manifest),
+    config: store.readConfig(id),
   };
 }
 

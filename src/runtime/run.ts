@@ -3,7 +3,6 @@ import { hostname as hostHostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { BerthError } from "../oci/errors.js";
-import { imageConfigSchema, manifestSchema, parseJson } from "../oci/schema.js";
 import { resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 import { lookupCommand } from "./command-lookup.js";
@@ -93,8 +92,8 @@ export interface RunResult {
 
 export async function runContainer(store: LocalStore, image: string, opts: RunOptions = {}): Promise<RunResult> {
   const resolved = resolveImage(store, image);
-  const manifest = parseJson(manifestSchema, store.readBlob(resolved.image.manifest), "manifest");
-  const config = parseJson(imageConfigSchema, store.readBlob(resolved.image.id), `image config ${resolved.image.id}`);
+  const manifest = store.readManifest(resolved.image.manifest);
+  const config = store.readConfig(resolved.image.id);
   const facts = opts.host ?? hostFacts();
   const search = findRuntimes(facts, opts.runtime);
   if (search.candidates.length === 0) {

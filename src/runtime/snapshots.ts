@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
-import { imageConfigSchema, parseJson } from "../oci/schema.js";
 import type { LocalStore } from "../store/local-store.js";
 import { applyLayer } from "./apply-layer.js";
 import { mountOverlay, mountsUnder, unmount } from "./mount.js";
@@ -136,7 +135,7 @@ export function pruneSnapshots(store: LocalStore): number {
   const keep = new Set<string>();
   for (const id of store.db.prepare("SELECT id FROM images").pluck().all() as string[]) {
     try {
-      const config = parseJson(imageConfigSchema, store.readBlob(id as Digest), `image config ${id}`);
+      const config = store.readConfig(id as Digest);
       const chains = chainIds(config.rootfs.diff_ids);
       for (const c of chains) keep.add(digestHex(c));
       const top = chains[chains.length - 1];

@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import { type ImageConfig, imageConfigSchema, type Manifest, manifestSchema, parseJson } from "../oci/schema.js";
+import type { ImageConfig, Manifest } from "../oci/schema.js";
 import { type ImageRecord, resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 
@@ -12,9 +12,9 @@ export interface StoredImage {
 }
 
 export function readStoredImage(store: LocalStore, record: ImageRecord): StoredImage {
-  const manifest = parseJson(manifestSchema, store.readBlob(record.manifest), `manifest ${record.manifest}`);
+  const manifest = store.readManifest(record.manifest);
   const configBytes = store.readBlob(record.id as Digest);
-  const config = parseJson(imageConfigSchema, configBytes, `image config ${record.id}`);
+  const config = JSON.parse(configBytes.toString("utf8")) as ImageConfig; // validated on entry (LocalStore.readConfig)
   return { record, manifest, config, configBytes };
 }
 
