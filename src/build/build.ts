@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join, posix, resolve } from "node:path";
-import { PassThrough, type Writable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { type ResolvedBuild, type ResolvedStage, type ResolvedStep, resolveBuild } from "../dockerfile/build-args.js";
 import type {
   AddInstruction,
@@ -12,7 +12,8 @@ import type {
 } from "../dockerfile/instructions.js";
 import { toInstructions } from "../dockerfile/instructions.js";
 import { parseDockerfile } from "../dockerfile/parse.js";
-import { ingestLayer } from "../image/layer-ingest.js";
+import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
+import { applyLayer } from "../runtime/apply-layer.js";
 import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
@@ -48,6 +49,8 @@ import { type CopySource, copyInto } from "./copy.js";
 export interface BuildOptions {
   /** The context directory. */
   context: string;
+  /** A context tar (or a lone Dockerfile) to read instead of the directory: `build -`. */
+  contextStream?: Readable;
   /** -f: the Dockerfile's path; default CONTEXT/Dockerfile. */
   dockerfile?: string;
   /** -t, as many as given. */
@@ -92,6 +95,32 @@ const HISTORY_COMMENT = "buildkit.dockerfile.v0";
  * Layers are written with the epoch as every mtime, so builds are reproducible.
  */
 export async function build(store: LocalStore, opts: BuildOptions): Promise<BuildResult> {
+  if (!opts.contextStream) return buildFromDir(store, opts);
+  // `docker build -`: a context tar (plain or gzip'd) or a lone Dockerfile on stdin, unpacked
+  // into a temporary directory with the runtime's confined extractor.
+  const dir = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-context-`));
+  try {
+    const { bytes, stream } = await peek(opts.contextStream);
+    const compression = detectCompression(bytes);
+    const isTar = compression === "gzip" || (bytes.length >= 262 && bytes.toString("latin1", 257, 262) === "ustar");
+    if (isTar) await applyLayer(dir, stream);
+    else {
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      fs.writeFileSync(join(dir, "Dockerfile"), Buffer.concat(chunks));
+    }
+    const { contextStream: _, ...rest } = opts;
+    return await buildFromDir(store, {
+      ...rest,
+      context: dir,
+      ...(opts.dockerfile ? { dockerfile: join(dir, opts.dockerfile) } : {}),
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<BuildResult> {
   const contextDir = resolve(opts.context);
   const dockerfilePath = resolve(opts.dockerfile ?? join(contextDir, "Dockerfile"));
   let text: string;
@@ -437,6 +466,7 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     let root: { path: string; release: () => void } | undefined;
     let sources: CopySource[];
     let inputHash: string;
+    const downloads: string[] = [];
     const from = ins.kind === "COPY" ? ins.from : undefined;
     if (from !== undefined) {
       const idx = stageIndexOf(from);
@@ -457,19 +487,16 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
       inputHash = `${src.id}:${JSON.stringify(ins.sources)}`;
     } else {
       const urls = ins.sources.filter((s) => /^https?:\/\//.test(s));
-      if (urls.length) {
-        throw new BerthError(
-          "UNSUPPORTED",
-          `ADD ${urls[0]}: fetching URLs is not supported by the builder yet; download it into the context`,
-        );
-      }
-      const found = ins.sources.map((p) => {
+      const local = ins.sources.filter((s) => !/^https?:\/\//.test(s));
+      const found = local.map((p) => {
         const s = findSources(ctx, p);
         if (!s.length) throw notFound(p);
         return s;
       });
-      sources = found.flat().map((s) => ({ path: s.path, name: s.rel }));
-      inputHash = hashSources(ctx, found.flat());
+      // ADD of a URL: fetched now (docker does too, on every build); not unpacked, mode 0600
+      const fetched = await Promise.all(urls.map((u) => download(store, u, downloads)));
+      sources = [...found.flat().map((s) => ({ path: s.path, name: s.rel })), ...fetched];
+      inputHash = `${hashSources(ctx, found.flat())}:${fetched.map((f) => f.digest).join(",")}`;
     }
     const inline = ins.contents.map((f) => f.path);
     try {
@@ -501,6 +528,7 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
       );
     } finally {
       root?.release();
+      for (const d of downloads.splice(0)) fs.rmSync(d, { recursive: true, force: true });
     }
   };
 
@@ -619,6 +647,29 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
     steps: counters.steps,
     cached: counters.cached + counters.reused,
   };
+}
+
+/** Fetches an ADD URL into a temp dir under the store; its bytes' digest keys the cache. */
+async function download(store: LocalStore, url: string, dirs: string[]): Promise<CopySource & { digest: string }> {
+  const dir = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-add-`));
+  dirs.push(dir);
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: "follow", signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new BerthError(
+      "USAGE",
+      `ADD ${url}: cannot fetch it (${cause?.code ?? cause?.message ?? (err as Error).message}): check the URL and that this machine can reach it, or put the file in the context`,
+    );
+  }
+  if (!response.ok) throw new BerthError("USAGE", `ADD ${url}: the server answered ${response.status} ${response.statusText}`);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const name = decodeURIComponent(new URL(url).pathname.split("/").filter(Boolean).pop() ?? "index.html");
+  const path = join(dir, name.replace(/[/\\]/g, "_") || "download");
+  fs.writeFileSync(path, bytes, { mode: 0o600 });
+  fs.chmodSync(path, 0o600);
+  return { path, name, unpack: false, digest: sha256(bytes) };
 }
 
 /** Deletes the images a failed build made (children first) and the cache rows naming them. */

@@ -17,6 +17,8 @@ export interface CopySource {
   path: string;
   /** The name it came by, for "COPY a b/" (the base name is kept). */
   name: string;
+  /** false: never unpack it, even for ADD (docker leaves downloaded archives packed). */
+  unpack?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function copyInto(
     if (st.isDirectory()) {
       const target = makeDirs(root, destRel, own);
       copyTree(src.path, join(root, target), own);
-    } else if (opts.unpackArchives && isArchive(src.path)) {
+    } else if (opts.unpackArchives && src.unpack !== false && isArchive(src.path)) {
       const target = makeDirs(root, destRel, own);
       await applyLayer(join(root, target), fs.createReadStream(src.path));
     } else {

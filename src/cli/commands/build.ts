@@ -32,11 +32,6 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("--network <mode>", "network for RUN steps: default (none), none or host")
     .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
     .action(async (context, opts) => {
-      if (context === "-")
-        throw new BerthError(
-          "UNSUPPORTED",
-          "a build context from standard input is not supported yet: give a directory",
-        );
       if (opts.platform && !/^linux\/(amd64|x86_64)$/.test(opts.platform) && process.arch === "x64") {
         throw new BerthError(
           "UNSUPPORTED",
@@ -61,6 +56,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
       const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
       const result = await build(ctx.store(), {
         context,
+        ...(context === "-" ? { contextStream: ctx.stdin } : {}),
         ...(opts.file ? { dockerfile: opts.file } : {}),
         tags: opts.tag,
         buildArgs,
