@@ -102,6 +102,9 @@ export async function main(io: Io): Promise<number> {
       io.stderr.write(`Error: ${err.message}\n`);
       return err.code === "USAGE" ? 125 : 1;
     }
+    // the reader of our output went away (`berth save | head`): end quietly, as a Unix tool
+    // killed by SIGPIPE would (128 + 13)
+    if ((err as NodeJS.ErrnoException).code === "EPIPE") return 141;
     io.stderr.write(`${unexpected(err, io.env)}\n`);
     return 1;
   } finally {

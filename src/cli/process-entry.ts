@@ -4,10 +4,14 @@ import { main, unexpected } from "./main.js";
 export function runProcess(firstArg = 2): void {
   for (const event of ["uncaughtException", "unhandledRejection"] as const) {
     process.on(event, (err: unknown) => {
+      if ((err as NodeJS.ErrnoException)?.code === "EPIPE") process.exit(141);
       process.stderr.write(`${unexpected(err, process.env)}\n`);
       process.exit(1);
     });
   }
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(141);
+  });
   main({
     argv: process.argv.slice(firstArg),
     env: process.env,
