@@ -13,12 +13,12 @@ import type {
 import { toInstructions } from "../dockerfile/instructions.js";
 import { parseDockerfile } from "../dockerfile/parse.js";
 import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
-import { applyLayer } from "../runtime/apply-layer.js";
-import { type Digest, sha256 } from "../oci/digest.js";
+import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { parseReference } from "../oci/reference.js";
 import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
+import { applyLayer } from "../runtime/apply-layer.js";
 import { removeContainer } from "../runtime/remove.js";
 import {
   containerDirOf,
@@ -30,7 +30,7 @@ import {
   removeContainerFiles,
 } from "../runtime/rootfs.js";
 import { runContainer } from "../runtime/run.js";
-import { pruneSnapshots } from "../runtime/snapshots.js";
+import { chainIds, pruneSnapshots, snapshotRoot } from "../runtime/snapshots.js";
 import { resolveUser } from "../runtime/users.js";
 import {
   addTag,
@@ -66,6 +66,8 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Where RUN steps' output goes. */
   output?: Writable;
+  /** --secret id=ID,src=FILE: what RUN --mount=type=secret mounts (never stored in a layer). */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 export interface BuildResult {
@@ -563,14 +565,30 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       );
     }
     const env = [...step.env].map(([k, v]) => `${k}=${v}`);
+    const where = ins.original.split("\n")[0];
     const cacheMounts = ins.mounts
-      .filter((m) => m.type === "cache" || m.type === "tmpfs" || (m.type === "bind" && !m.from))
-      .map((m) => {
-        if (!m.target) throw new BerthError("USAGE", `${ins.original.split("\n")[0]}: --mount needs a target`);
+      .filter((m) => m.type !== "ssh" && !(m.type === "bind" && m.from))
+      .flatMap((m) => {
+        if (m.type === "secret") {
+          const id = m.id ?? (m.target ? posix.basename(m.target) : undefined);
+          const source = id ? opts.secrets?.[id] : undefined;
+          if (!id || !source) {
+            if (m.required)
+              throw new BerthError(
+                "USAGE",
+                `${where}: secret ${id ?? "(no id)"} is required but was not given (--secret id=${id ?? "ID"},src=FILE)`,
+              );
+            return [];
+          }
+          return [{ source: resolve(source), destination: m.target ?? `/run/secrets/${id}`, readonly: true }];
+        }
+        if (!m.target) throw new BerthError("USAGE", `${where}: --mount needs a target`);
         if (m.type === "bind") {
           const src = findSources(ctx, m.source ?? ".")[0];
           if (!src) throw notFound(m.source ?? ".");
-          return { source: src.path, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly };
+          return [
+            { source: src.path, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly },
+          ];
         }
         const dir =
           m.type === "cache"
@@ -584,7 +602,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
               )
             : fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-tmpfs-`));
         fs.mkdirSync(dir, { recursive: true });
-        return { source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: false };
+        return [{ source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: false }];
       });
     const out = opts.output ?? new PassThrough().resume();
     const result = await runContainer(store, state.id, {
@@ -608,6 +626,13 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         );
       }
       const rootfs = openRootfs(containerDirOf(store, result.id), result.driver);
+      if (rootfs.upper)
+        removeMountStubs(
+          store,
+          state,
+          rootfs.upper,
+          cacheMounts.map((m) => m.destination),
+        );
       const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
       remember(key, next.id as Digest);
       return next;
@@ -649,6 +674,28 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   };
 }
 
+/**
+ * The runtime creates a mount's target (and its missing parents) in the container's upper
+ * layer; those empty stubs are not the step's work, so they go before the diff, as
+ * BuildKit's executor removes them. A path that the parent image has is kept.
+ */
+function removeMountStubs(store: LocalStore, state: State, upper: string, targets: readonly string[]): void {
+  const lowers = chainIds(state.config.rootfs.diff_ids).map((c) => join(snapshotRoot(store), digestHex(c)));
+  const inParent = (rel: string) => lowers.some((l) => fs.lstatSync(join(l, rel), { throwIfNoEntry: false }));
+  for (const target of targets) {
+    let rel = target.replace(/^\/+/, "").replace(/\/+$/, "");
+    while (rel && rel !== ".") {
+      const path = join(upper, rel);
+      const st = fs.lstatSync(path, { throwIfNoEntry: false });
+      if (!st || inParent(rel)) break;
+      const empty = st.isDirectory() ? fs.readdirSync(path).length === 0 : st.isFile() && st.size === 0;
+      if (!empty) break;
+      fs.rmSync(path, { recursive: true, force: true });
+      rel = posix.dirname(rel);
+    }
+  }
+}
+
 /** Fetches an ADD URL into a temp dir under the store; its bytes' digest keys the cache. */
 async function download(store: LocalStore, url: string, dirs: string[]): Promise<CopySource & { digest: string }> {
   const dir = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-add-`));
@@ -663,7 +710,8 @@ async function download(store: LocalStore, url: string, dirs: string[]): Promise
       `ADD ${url}: cannot fetch it (${cause?.code ?? cause?.message ?? (err as Error).message}): check the URL and that this machine can reach it, or put the file in the context`,
     );
   }
-  if (!response.ok) throw new BerthError("USAGE", `ADD ${url}: the server answered ${response.status} ${response.statusText}`);
+  if (!response.ok)
+    throw new BerthError("USAGE", `ADD ${url}: the server answered ${response.status} ${response.statusText}`);
   const bytes = Buffer.from(await response.arrayBuffer());
   const name = decodeURIComponent(new URL(url).pathname.split("/").filter(Boolean).pop() ?? "index.html");
   const path = join(dir, name.replace(/[/\\]/g, "_") || "download");

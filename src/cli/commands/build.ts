@@ -30,6 +30,11 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("--platform <platform>", "target platform (only the host's is supported)")
     .option("--progress <mode>", "auto, plain or quiet", "auto")
     .option("--network <mode>", "network for RUN steps: default (none), none or host")
+    .addOption(
+      new Option("--secret <spec>", "a secret for RUN --mount=type=secret: id=ID,src=FILE")
+        .argParser(collect)
+        .default([] as string[]),
+    )
     .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
     .action(async (context, opts) => {
       if (opts.platform && !/^linux\/(amd64|x86_64)$/.test(opts.platform) && process.arch === "x64") {
@@ -51,6 +56,14 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         const eq = l.indexOf("=");
         labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
       }
+      const secrets: Record<string, string> = {};
+      for (const spec of opts.secret) {
+        const fields = Object.fromEntries(spec.split(",").map((kv) => kv.split("=", 2) as [string, string]));
+        const id = fields.id;
+        const src = fields.src ?? fields.source;
+        if (!id || !src) throw new BerthError("USAGE", `invalid --secret "${spec}": give id=ID,src=FILE`);
+        secrets[id] = src;
+      }
       const quiet = opts.quiet === true || opts.progress === "quiet";
       const epochText = ctx.env.SOURCE_DATE_EPOCH;
       const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
@@ -63,6 +76,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         ...(opts.target ? { target: opts.target } : {}),
         noCache: opts.cache === false,
         labels,
+        secrets,
         epoch,
         ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
       }).catch((err: unknown) => {
