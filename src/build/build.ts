@@ -66,6 +66,8 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Where RUN steps' output goes. */
   output?: Writable;
+  /** --network for RUN steps that do not choose: none (the default) or host. */
+  network?: "none" | "host";
   /** --secret id=ID,src=FILE: what RUN --mount=type=secret mounts (never stored in a layer). */
   secrets?: Readonly<Record<string, string>>;
 }
@@ -611,7 +613,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       env,
       ...(c.User ? { user: c.User } : {}),
       ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
-      network: ins.network === "host" ? "host" : "none",
+      network: ins.network === "default" ? (opts.network ?? "none") : ins.network,
       volumes: cacheMounts,
       stdin: stdin === undefined ? null : PassThrough.from([Buffer.from(stdin)]),
       stdout: out,

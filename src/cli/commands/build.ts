@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { build } from "../../build/build.js";
+import { exportImage, parseOutput } from "../../build/export.js";
 import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
 import type { CliContext } from "../context.js";
@@ -35,6 +36,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         .argParser(collect)
         .default([] as string[]),
     )
+    .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
     .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
     .action(async (context, opts) => {
       if (opts.platform && !/^linux\/(amd64|x86_64)$/.test(opts.platform) && process.arch === "x64") {
@@ -64,6 +66,10 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         if (!id || !src) throw new BerthError("USAGE", `invalid --secret "${spec}": give id=ID,src=FILE`);
         secrets[id] = src;
       }
+      const output = opts.output ? parseOutput(opts.output) : undefined;
+      if (opts.network && !["default", "none", "host"].includes(opts.network)) {
+        throw new BerthError("USAGE", `--network ${opts.network}: berth builds with none (the default) or host`);
+      }
       const quiet = opts.quiet === true || opts.progress === "quiet";
       const epochText = ctx.env.SOURCE_DATE_EPOCH;
       const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
@@ -78,6 +84,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         labels,
         secrets,
         epoch,
+        ...(opts.network === "host" ? { network: "host" as const } : {}),
         ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
       }).catch((err: unknown) => {
         // docker build exits 1 for a build that fails (a bad Dockerfile, a failing RUN);
@@ -87,8 +94,10 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         throw err;
       });
       if (opts.iidfile) writeFileSync(opts.iidfile, result.id);
+      if (output) await exportImage(ctx.store(), result.id, result.tags, output, ctx.stdout);
       if (quiet) {
-        ctx.stdout.write(`${result.id}\n`);
+        // with -q the ID is the output, unless the export already went to stdout
+        if (output?.dest !== "-") ctx.stdout.write(`${result.id}\n`);
         return;
       }
       ctx.stderr.write(
