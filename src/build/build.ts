@@ -43,7 +43,8 @@ import {
 } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "../verbs/platform.js";
-import { type BuildContext, findSources, hashSources, openContext } from "./context.js";
+import { type Advice, adviseOnSize } from "./advice.js";
+import { type BuildContext, contextBytes, findSources, hashSources, openContext } from "./context.js";
 import { type CopySource, copyInto } from "./copy.js";
 
 export interface BuildOptions {
@@ -74,6 +75,8 @@ export interface BuildOptions {
 
 export interface BuildResult {
   id: Digest;
+  /** Where the final image wastes size, and what to do about it. */
+  advice: Advice[];
   tags: string[];
   /** docker's size of the final image. */
   size: number;
@@ -173,6 +176,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   }
   const ctx = openContext(contextDir, dockerfilePath);
   const counters = { steps: 0, cached: 0, reused: 0, next: 1 };
+  const copiedFromContext = { bytes: 0 };
+  /** How many layers each stage's base had: what a stage added is the rest. */
+  const baseLayers = new Map<number, number>();
   /** Images this build made, removed again if it fails: a failed build changes nothing. */
   const created: Digest[] = [];
   const results = new Map<number, Promise<State>>();
@@ -208,6 +214,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       state = found;
     }
     state = withDefaultPath(state);
+    baseLayers.set(stage.index, state.manifest.layers.length);
     const label = stage.name ? `${stage.name} ` : stages.length > 1 ? `stage-${stage.index} ` : "";
     for (const [i, step] of stage.steps.entries()) {
       const n = counters.next++;
@@ -500,7 +507,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       // ADD of a URL: fetched now (docker does too, on every build); not unpacked, mode 0600
       const fetched = await Promise.all(urls.map((u) => download(store, u, downloads)));
       sources = [...found.flat().map((s) => ({ path: s.path, name: s.rel })), ...fetched];
-      inputHash = `${hashSources(ctx, found.flat())}:${fetched.map((f) => f.digest).join(",")}`;
+      inputHash = `${hashSources(ctx, found.flat(), copiedFromContext)}:${fetched.map((f) => f.digest).join(",")}`;
     }
     const inline = ins.contents.map((f) => f.path);
     try {
@@ -666,8 +673,11 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   const record = getImage(store, id);
   log(`#${counters.next} writing image ${id}`);
   for (const t of tags) log(`#${counters.next} naming to ${tagName(t)}`);
+  const added = final.manifest.layers.slice(baseLayers.get(targetIndex) ?? 0).map((l) => store.blobPath(l.digest));
+  const advice = adviseOnSize(added, { sent: contextBytes(ctx), copied: copiedFromContext.bytes });
   return {
     id,
+    advice,
     tags: tags.map((t) => tagName(t)),
     size: record?.size ?? 0,
     layers: final.manifest.layers.length,

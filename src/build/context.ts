@@ -113,14 +113,16 @@ export function resolveInContext(ctx: BuildContext, rel: string): string | undef
  * in sorted order), for the build cache. Mtimes are left out: a fresh checkout must hit the
  * cache of an identical one.
  */
-export function hashSources(ctx: BuildContext, sources: readonly Source[]): string {
+export function hashSources(ctx: BuildContext, sources: readonly Source[], tally?: { bytes: number }): string {
   const hash = createHash("sha256");
   const visit = (rel: string, path: string, st: fs.Stats) => {
     if (ctx.ignored(rel)) return;
     hash.update(`${rel}\0${st.mode}\0${st.uid}:${st.gid}\0`);
     if (st.isSymbolicLink()) hash.update(`link:${fs.readlinkSync(path)}\0`);
-    else if (st.isFile()) hash.update(fs.readFileSync(path));
-    else if (st.isDirectory()) {
+    else if (st.isFile()) {
+      hash.update(fs.readFileSync(path));
+      if (tally) tally.bytes += st.size;
+    } else if (st.isDirectory()) {
       for (const n of fs.readdirSync(path).sort()) {
         const p = join(path, n);
         const s = lstatOrNull(p);
@@ -160,4 +162,25 @@ function globComponent(pattern: string): RegExp {
     } else re += c.replace(/[.+^${}()|]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
+}
+
+/**
+ * The bytes of the files .dockerignore lets into the context (what docker would send), for
+ * size advice. Ignored directories are not walked; the walk stops counting after `limit` entries.
+ */
+export function contextBytes(ctx: BuildContext, limit = 50_000): number {
+  let bytes = 0;
+  let seen = 0;
+  const walk = (rel: string, dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (++seen > limit) return;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (ctx.ignored(r)) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(r, p);
+      else if (e.isFile()) bytes += fs.statSync(p).size;
+    }
+  };
+  walk("", ctx.dir);
+  return bytes;
 }

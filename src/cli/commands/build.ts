@@ -103,5 +103,6 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
       ctx.stderr.write(
         `berth: built ${result.id.slice(7, 19)}: ${humanSize(result.size)} in ${result.layers} layer${result.layers === 1 ? "" : "s"} (${result.cached}/${result.steps} steps cached)\n`,
       );
+      for (const a of result.advice) ctx.stderr.write(`berth: hint: ${a.message}\n`);
     });
 }

@@ -1,0 +1,100 @@
+import * as fs from "node:fs";
+import { humanSize } from "../format/units.js";
+
+/** One piece of size advice, in the seeds' words ("How do you reduce Docker image size?"). */
+export interface Advice {
+  kind: "package-cache" | "build-tools" | "context";
+  message: string;
+}
+
+/** What a layer holds, by path: sizes of regular files (from tar headers only). */
+export function layerFiles(path: string): Map<string, number> {
+  const files = new Map<string, number>();
+  const fd = fs.openSync(path, "r");
+  const header = Buffer.alloc(512);
+  let offset = 0;
+  let longName: string | undefined;
+  try {
+    for (;;) {
+      if (fs.readSync(fd, header, 0, 512, offset) < 512) break;
+      if (header.every((b) => b === 0)) break;
+      const size = Number.parseInt(header.toString("latin1", 124, 136).replace(/\0.*$/, "").trim() || "0", 8) || 0;
+      const type = String.fromCharCode(header[156] ?? 48);
+      const prefix = header.toString("utf8", 345, 500).replace(/\0.*$/s, "");
+      let name = header.toString("utf8", 0, 100).replace(/\0.*$/s, "");
+      if (prefix) name = `${prefix}/${name}`;
+      const body = offset + 512;
+      if (type === "x" || type === "L") {
+        // a PAX or GNU long-name record names the next entry
+        const data = Buffer.alloc(Math.min(size, 1 << 20));
+        fs.readSync(fd, data, 0, data.length, body);
+        const text = data.toString("utf8");
+        longName = type === "L" ? text.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(text)?.[1];
+      } else {
+        if (longName) name = longName;
+        longName = undefined;
+        if (type === "0" || type === "\0" || type === "7") files.set(name.replace(/^\.?\/+/, ""), size);
+      }
+      offset = body + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return files;
+}
+
+const CACHES: readonly [RegExp, string, string][] = [
+  [/^var\/lib\/apt\/lists\/[^/]+$/, "apt package lists", "rm -rf /var/lib/apt/lists/* in the RUN that installs"],
+  [/^var\/cache\/apt\/archives\/.*\.deb$/, "downloaded .deb files", "apt-get clean in the RUN that installs"],
+  [/^var\/cache\/apk\//, "apk's cache", "apk add --no-cache"],
+  [/^root\/\.npm\//, "npm's cache", "npm ci --no-cache, or RUN --mount=type=cache,target=/root/.npm"],
+  [/^root\/\.cache\/pip\//, "pip's cache", "pip install --no-cache-dir"],
+  [/^(usr\/local\/share|root)\/\.cache\/yarn\//, "yarn's cache", "yarn cache clean, or a cache mount"],
+  [/^root\/\.cache\/go-build\//, "Go's build cache", "a cache mount, or a multi-stage build"],
+];
+
+const TOOLS =
+  /^(usr\/(local\/)?bin\/(gcc|g\+\+|cc|c\+\+|clang|make|cmake|go|rustc|cargo|javac)(-[\d.]+)?|usr\/local\/go\/bin\/go)$/;
+
+/**
+ * Looks at the files the build added to its final stage and says where size is wasted: package
+ * caches left behind, build tools shipped in the final image, and a context much larger than
+ * what the build copied (a .dockerignore would help).
+ */
+export function adviseOnSize(addedLayerPaths: readonly string[], context: { sent: number; copied: number }): Advice[] {
+  const out: Advice[] = [];
+  const caches = new Map<string, { bytes: number; fix: string }>();
+  const tools: string[] = [];
+  for (const path of addedLayerPaths) {
+    for (const [file, size] of layerFiles(path)) {
+      for (const [re, what, fix] of CACHES) {
+        if (re.test(file)) {
+          const c = caches.get(what) ?? { bytes: 0, fix };
+          c.bytes += size;
+          caches.set(what, c);
+        }
+      }
+      if (TOOLS.test(file)) tools.push(`/${file}`);
+    }
+  }
+  for (const [what, c] of caches) {
+    if (c.bytes < 64 * 1024) continue;
+    out.push({
+      kind: "package-cache",
+      message: `${what} (${humanSize(c.bytes)}) are left in the final image: ${c.fix}`,
+    });
+  }
+  if (tools.length) {
+    out.push({
+      kind: "build-tools",
+      message: `build tools are in the final image (${tools.slice(0, 3).join(", ")}${tools.length > 3 ? ", …" : ""}): build in a first stage and COPY --from it only what runs`,
+    });
+  }
+  if (context.sent > 50_000_000 && context.copied * 10 < context.sent) {
+    out.push({
+      kind: "context",
+      message: `the build context is ${humanSize(context.sent)} but the build copied ${humanSize(context.copied)} of it: a .dockerignore would leave the rest out`,
+    });
+  }
+  return out;
+}
