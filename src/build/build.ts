@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { type ResolvedBuild, type ResolvedStage, type ResolvedStep, resolveBuild } from "../dockerfile/build-args.js";
+import { makeIgnoreMatcher } from "../dockerfile/dockerignore.js";
 import type {
   AddInstruction,
   CommandLine,
@@ -494,7 +495,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         if (!s.length) throw notFound(p, from);
         return s;
       });
-      sources = found.flat().map((s) => ({ path: s.path, name: s.rel }));
+      sources = found.flat().map((s) => ({ path: s.path, name: s.rel, rel: s.rel }));
       inputHash = `${src.id}:${JSON.stringify(ins.sources)}`;
     } else {
       const urls = ins.sources.filter((s) => /^https?:\/\//.test(s));
@@ -506,7 +507,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       });
       // ADD of a URL: fetched now (docker does too, on every build); not unpacked, mode 0600
       const fetched = await Promise.all(urls.map((u) => download(store, u, downloads)));
-      sources = [...found.flat().map((s) => ({ path: s.path, name: s.rel })), ...fetched];
+      sources = [...found.flat().map((s) => ({ path: s.path, name: s.rel, rel: s.rel })), ...fetched];
       inputHash = `${hashSources(ctx, found.flat(), copiedFromContext)}:${fetched.map((f) => f.digest).join(",")}`;
     }
     const inline = ins.contents.map((f) => f.path);
@@ -521,7 +522,13 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         async (rootPath) => {
           const own = ownership(rootPath, ins.chown, ins.chmod);
           const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
-          await copyInto(rootPath, sources, dest, own, { unpackArchives: ins.kind === "ADD", forceDir: multiple });
+          const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
+          await copyInto(rootPath, sources, dest, own, {
+            unpackArchives: ins.kind === "ADD",
+            forceDir: multiple,
+            parents: ins.kind === "COPY" && ins.parents,
+            ...(exclude ? { exclude } : {}),
+          });
           if (ins.contents.length) {
             const tmp = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-heredoc-`));
             try {

@@ -19,6 +19,17 @@ export interface CopySource {
   name: string;
   /** false: never unpack it, even for ADD (docker leaves downloaded archives packed). */
   unpack?: boolean;
+  /** Its path relative to the context (or stage root), for --parents and --exclude. */
+  rel?: string;
+}
+
+export interface CopyOptions {
+  unpackArchives?: boolean;
+  forceDir?: boolean;
+  /** --parents: keep each source's parent directories under the destination. */
+  parents?: boolean;
+  /** --exclude: a path (relative to the source directory being copied) it matches is not copied. */
+  exclude?: (rel: string) => boolean;
 }
 
 /**
@@ -33,22 +44,27 @@ export async function copyInto(
   sources: readonly CopySource[],
   dest: string,
   own: CopyOwnership,
-  opts: { unpackArchives?: boolean; forceDir?: boolean } = {},
+  opts: CopyOptions = {},
 ): Promise<void> {
   const destRel = dest.replace(/^\/+/, "");
   const existing = lstatInRoot(root, destRel);
   const destIsDir =
     dest.endsWith("/") || opts.forceDir === true || sources.length > 1 || (existing?.isDirectory() ?? false);
+  const excluded = opts.exclude ?? (() => false);
   for (const src of sources) {
+    // BuildKit matches --exclude against paths inside each source (and a file source's name)
+    if (excluded(basename(src.name))) continue;
     const st = fs.statSync(src.path);
+    const parentRel = opts.parents && src.rel ? posix.dirname(src.rel) : ".";
+    const base = parentRel === "." ? destRel : posix.join(destRel, parentRel);
     if (st.isDirectory()) {
-      const target = makeDirs(root, destRel, own);
-      copyTree(src.path, join(root, target), own);
+      const target = makeDirs(root, opts.parents && src.rel ? posix.join(destRel, src.rel) : base, own);
+      copyTree(src.path, join(root, target), own, "", excluded);
     } else if (opts.unpackArchives && src.unpack !== false && isArchive(src.path)) {
-      const target = makeDirs(root, destRel, own);
+      const target = makeDirs(root, base, own);
       await applyLayer(join(root, target), fs.createReadStream(src.path));
     } else {
-      const rel = destIsDir ? posix.join(destRel, basename(src.name)) : destRel;
+      const rel = destIsDir || opts.parents ? posix.join(base, basename(src.name)) : destRel;
       const parent = makeDirs(root, posix.dirname(rel) === "." ? "" : posix.dirname(rel), own);
       copyFile(src.path, join(root, parent, posix.basename(rel)), st, own);
     }
@@ -92,8 +108,10 @@ function copyFile(from: string, to: string, st: fs.Stats, own: CopyOwnership): v
 }
 
 /** Copies a directory's contents (not the directory itself) into `to`. */
-function copyTree(from: string, to: string, own: CopyOwnership): void {
+function copyTree(from: string, to: string, own: CopyOwnership, rel: string, excluded: (rel: string) => boolean): void {
   for (const name of fs.readdirSync(from).sort()) {
+    const childRel = rel ? `${rel}/${name}` : name;
+    if (excluded(childRel)) continue;
     const src = join(from, name);
     const dst = join(to, name);
     const st = fs.lstatSync(src);
@@ -103,7 +121,7 @@ function copyTree(from: string, to: string, own: CopyOwnership): void {
       if (!existing?.isDirectory()) fs.mkdirSync(dst);
       fs.chmodSync(dst, own.chmod ?? st.mode & 0o7777);
       fs.lchownSync(dst, own.uid, own.gid);
-      copyTree(src, dst, own);
+      copyTree(src, dst, own, childRel, excluded);
     } else if (st.isSymbolicLink()) {
       if (existing) fs.rmSync(dst, { force: true, recursive: existing.isDirectory() });
       fs.symlinkSync(fs.readlinkSync(src), dst);
