@@ -217,3 +217,26 @@ test("after a build: one line on the size, and the seeds' advice when it applies
     /^berth: hint: apt package lists \(300kB\) are left in the final image: rm -rf \/var\/lib\/apt\/lists\/\*/m,
   );
 });
+
+test("RUN --mount=type=bind,from=STAGE reads another stage's files without copying them", () => {
+  const ctx = context("bindfrom", {
+    Dockerfile: [
+      "FROM feat/base:1 AS tools",
+      "RUN echo tooling > /tool.txt",
+      "FROM feat/base:1",
+      "RUN --mount=type=bind,from=tools,source=/tool.txt,target=/mnt/tool.txt cat /mnt/tool.txt > /copied",
+      "",
+    ].join("\n"),
+  });
+  const r = build(ctx, ["-t", "feat/bindfrom:1"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(run("feat/bindfrom:1", "cat", "/copied"), "tooling\n");
+  assert.notEqual(
+    berth(root, ["run", "--rm", "feat/bindfrom:1", "ls", "/mnt"]).code,
+    0,
+    "the mount point is not in the image",
+  );
+  const ssh = build(context("ssh", { Dockerfile: "FROM feat/base:1\nRUN --mount=type=ssh true\n" }));
+  assert.equal(ssh.code, 1);
+  assert.match(ssh.stderr, /--mount=type=ssh is not supported yet/);
+});

@@ -582,8 +582,23 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     }
     const env = [...step.env].map(([k, v]) => `${k}=${v}`);
     const where = ins.original.split("\n")[0];
+    if (ins.mounts.some((m) => m.type === "ssh")) {
+      throw new BerthError("UNSUPPORTED", `${where}: --mount=type=ssh is not supported yet (use a secret mount)`);
+    }
+    // bind mounts from a stage or an image read out of its file system, mounted read-only
+    const mounted: { release: () => void }[] = [];
+    const fromRoots = new Map<string, string>();
+    for (const m of ins.mounts) {
+      if (m.type !== "bind" || !m.from || fromRoots.has(m.from)) continue;
+      const idx = stageIndexOf(m.from);
+      const src = idx !== undefined ? await runStage(idx) : tryImage(store, m.from);
+      if (!src) throw new BerthError("USAGE", `${where}: --mount from=${m.from}: no stage or image of that name`);
+      const root = await mountReadOnly(store, src);
+      mounted.push(root);
+      fromRoots.set(m.from, root.path);
+    }
     const cacheMounts = ins.mounts
-      .filter((m) => m.type !== "ssh" && !(m.type === "bind" && m.from))
+      .filter((m) => m.type !== "ssh")
       .flatMap((m) => {
         if (m.type === "secret") {
           const id = m.id ?? (m.target ? posix.basename(m.target) : undefined);
@@ -600,7 +615,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         }
         if (!m.target) throw new BerthError("USAGE", `${where}: --mount needs a target`);
         if (m.type === "bind") {
-          const src = findSources(ctx, m.source ?? ".")[0];
+          const fromRoot = m.from ? fromRoots.get(m.from) : undefined;
+          const within: BuildContext = fromRoot ? { dir: fromRoot, ignored: () => false } : ctx;
+          const src = findSources(within, m.source ?? ".")[0];
           if (!src) throw notFound(m.source ?? ".");
           return [
             { source: src.path, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly },
@@ -621,6 +638,12 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         return [{ source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: false }];
       });
     const out = opts.output ?? new PassThrough().resume();
+    const releaseMounts = () => {
+      for (const m of mounted.splice(0)) m.release();
+      for (const m of cacheMounts) {
+        if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
+      }
+    };
     const result = await runContainer(store, state.id, {
       entrypoint: [],
       cmd,
@@ -633,6 +656,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       stdout: out,
       stderr: out,
       name: `berth-build-${randomBytes(6).toString("hex")}`,
+    }).catch((err: unknown) => {
+      releaseMounts();
+      throw err;
     });
     try {
       if (result.exitCode !== 0) {
@@ -653,9 +679,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       remember(key, next.id as Digest);
       return next;
     } finally {
+      releaseMounts();
       removeContainer(store, result.id, { force: true });
-      for (const m of cacheMounts)
-        if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
     }
   };
 
@@ -771,6 +796,12 @@ function neededStages(stages: readonly Stage[], target: number): Set<number> {
     const base = indexOf(s.baseName, i);
     if (base !== undefined) visit(base);
     for (const ins of s.instructions) {
+      if (ins.kind === "RUN") {
+        for (const m of ins.mounts) {
+          const dep = m.from !== undefined ? indexOf(m.from, i) : undefined;
+          if (dep !== undefined) visit(dep);
+        }
+      }
       if (ins.kind === "COPY" && ins.from !== undefined) {
         const dep = indexOf(ins.from, i);
         if (dep !== undefined) visit(dep);
