@@ -1,8 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { join, posix, resolve } from "node:path";
+import { join, posix, relative, resolve } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { type ResolvedBuild, type ResolvedStage, type ResolvedStep, resolveBuild } from "../dockerfile/build-args.js";
+import {
+  proxyEnv,
+  type ResolvedBuild,
+  type ResolvedStage,
+  type ResolvedStep,
+  resolveBuild,
+} from "../dockerfile/build-args.js";
 import { makeIgnoreMatcher } from "../dockerfile/dockerignore.js";
 import type {
   AddInstruction,
@@ -25,6 +31,7 @@ import {
   containerDirOf,
   defaultStorageDriver,
   diffRootfs,
+  mountImageView,
   openRootfs,
   prepareRootfs,
   releaseRootfs,
@@ -84,6 +91,12 @@ export interface BuildResult {
   layers: number;
   steps: number;
   cached: number;
+}
+
+/** What a stage's steps need to know about the ones before them. */
+interface StageFlags {
+  /** Whether this stage has a CMD of its own (an ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
 }
 
 /** What a stage has built so far: the image of its last step. */
@@ -162,6 +175,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     return baseConfigs.get(name);
   };
   const needed = neededStages(stages, targetIndex);
+  const buildArgMap = new Map(Object.entries(opts.buildArgs ?? {}));
   const resolved: ResolvedBuild = resolveBuild(instructions, {
     buildPlatform: platform,
     ...(opts.target ? { target: opts.target } : {}),
@@ -215,17 +229,22 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       state = found;
     }
     state = withDefaultPath(state);
+    // the base's ONBUILD triggers run in this stage (resolveBuild put them first) and are consumed
+    if (stage.base.kind !== "scratch" && state.config.config?.OnBuild?.length) {
+      state = { ...state, config: { ...state.config, config: { ...state.config.config, OnBuild: null } } };
+    }
+    const flags: StageFlags = { cmdSet: false };
     baseLayers.set(stage.index, state.manifest.layers.length);
     const label = stage.name ? `${stage.name} ` : stages.length > 1 ? `stage-${stage.index} ` : "";
     for (const [i, step] of stage.steps.entries()) {
       const n = counters.next++;
       const head = `#${n} [${label}${i + 1}/${stage.steps.length}] ${step.instruction.original.split("\n")[0]}`;
-      state = await runStep(state, step, head);
+      state = await runStep(state, step, head, flags);
     }
     return state;
   };
 
-  const runStep = async (state: State, step: ResolvedStep, head: string): Promise<State> => {
+  const runStep = async (state: State, step: ResolvedStep, head: string, flags: StageFlags): Promise<State> => {
     counters.steps++;
     const ins = step.instruction;
     const c: ContainerConfig = { ...(state.config.config ?? {}) };
@@ -280,14 +299,19 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       case "ENTRYPOINT":
         c.Entrypoint = commandOf(ins.command, shellOf(c));
         if (ins.command.form === "exec" && ins.command.args.length === 0) c.Entrypoint = null;
+        // a new ENTRYPOINT drops the CMD the base gave, unless this stage set its own
+        if (!flags.cmdSet) c.Cmd = null;
         c.ArgsEscaped = true; // as BuildKit in docker 20.10 writes it for CMD and ENTRYPOINT
         log(head);
         return commitConfig(state, c, `ENTRYPOINT ${goQuoteList(c.Entrypoint ?? [])}`);
       case "CMD":
         c.Cmd = commandOf(ins.command, shellOf(c));
+        // an empty exec form stores no Cmd at all, as BuildKit's config omits empty lists
+        if (ins.command.form === "exec" && ins.command.args.length === 0) c.Cmd = null;
+        flags.cmdSet = true;
         c.ArgsEscaped = true;
         log(head);
-        return commitConfig(state, c, `CMD ${goQuoteList(c.Cmd)}`);
+        return commitConfig(state, c, `CMD ${goQuoteList(c.Cmd ?? [])}`);
       case "HEALTHCHECK": {
         const hc: Record<string, unknown> = { Test: [...ins.test] };
         if (ins.interval) hc.Interval = ins.interval;
@@ -305,9 +329,16 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         return commitConfig(state, c, `ONBUILD ${ins.expression}`);
       case "WORKDIR": {
         const dir = posix.resolve(c.WorkingDir || "/", ins.path);
-        c.WorkingDir = dir;
-        return fsStep(state, c, step, head, `WORKDIR ${dir}`, [dir], async (root) => {
-          makeDirInRoot(root, dir);
+        // docker keeps an absolute WORKDIR as written ("/a/b/"); a relative one is joined
+        c.WorkingDir = ins.path.startsWith("/") ? ins.path : dir;
+        if (dir === "/") {
+          log(head);
+          return commitConfig(state, c, `WORKDIR ${c.WorkingDir}`);
+        }
+        return fsStep(state, c, step, head, `WORKDIR ${c.WorkingDir}`, [dir, c.User ?? ""], async (root) => {
+          // BuildKit makes it as the current USER
+          const owner = c.User ? ownership(root, c.User, undefined) : { uid: 0, gid: 0 };
+          makeDirInRoot(root, dir, owner);
         });
       }
       case "COPY":
@@ -444,7 +475,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       const staged = await ingestLayer(lease, diff as unknown as AsyncIterable<unknown>, {}, `layer of ${createdBy}`);
       const history = [...(state.config.history ?? [])];
       const created = epochIso(epoch);
-      if (staged.layerSize === null || staged.diffId === null) {
+      // docker 20.10 keeps a layer for every RUN, COPY, ADD and WORKDIR, empty or not
+      if (staged.diffId === null) {
         history.push({ created, created_by: createdBy, comment: HISTORY_COMMENT, empty_layer: true });
         return commitImage(state, state.manifest, { ...state.config, created, config: c, history }, []);
       }
@@ -460,7 +492,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         rootfs: { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, staged.diffId] },
         history,
       };
-      return commitImage(state, manifest, config, [{ diffId: staged.diffId, size: staged.layerSize }]);
+      return commitImage(state, manifest, config, [{ diffId: staged.diffId, size: staged.layerSize ?? 0 }]);
     });
   };
 
@@ -490,20 +522,19 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         );
       root = await mountReadOnly(store, src);
       const srcCtx: BuildContext = { dir: root.path, ignored: () => false };
-      const found = ins.sources.map((p) => {
-        const s = findSources(srcCtx, p);
-        if (!s.length) throw notFound(p, from);
-        return s;
+      const found = ins.sources.map((p) => findSources(srcCtx, p));
+      ins.sources.forEach((p, i) => {
+        if (found[i]?.length === 0 && (!/[*?[]/.test(p) || found.every((f) => f.length === 0))) throw notFound(p, from);
       });
       sources = found.flat().map((s) => ({ path: s.path, name: s.rel, rel: s.rel }));
       inputHash = `${src.id}:${JSON.stringify(ins.sources)}`;
     } else {
       const urls = ins.sources.filter((s) => /^https?:\/\//.test(s));
       const local = ins.sources.filter((s) => !/^https?:\/\//.test(s));
-      const found = local.map((p) => {
-        const s = findSources(ctx, p);
-        if (!s.length) throw notFound(p);
-        return s;
+      const found = local.map((p) => findSources(ctx, p));
+      local.forEach((p, i) => {
+        // docker: a wildcard that matches nothing is fine as long as something is copied
+        if (found[i]?.length === 0 && (!/[*?[]/.test(p) || found.every((f) => f.length === 0))) throw notFound(p);
       });
       // ADD of a URL: fetched now (docker does too, on every build); not unpacked, mode 0600
       const fetched = await Promise.all(urls.map((u) => download(store, u, downloads)));
@@ -520,13 +551,15 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         `${ins.kind} ${[...ins.sources, ...inline].join(" ")} ${ins.dest} # buildkit`,
         [inputHash, ins.contents],
         async (rootPath) => {
-          const own = ownership(rootPath, ins.chown, ins.chmod);
+          // context files belong to root; files from a stage or image keep their owners
+          const own = { ...ownership(rootPath, ins.chown, ins.chmod), preserve: from !== undefined && !ins.chown };
           const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
           const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
           await copyInto(rootPath, sources, dest, own, {
             unpackArchives: ins.kind === "ADD",
             forceDir: multiple,
             parents: ins.kind === "COPY" && ins.parents,
+            ...(from === undefined ? { ignored: ctx.ignored } : {}),
             ...(exclude ? { exclude } : {}),
           });
           if (ins.contents.length) {
@@ -580,13 +613,16 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         `${ins.original.split("\n")[0]}: the stage is empty (FROM scratch with nothing copied yet): there is nothing to run`,
       );
     }
+    // BuildKit gives RUN the proxy build args (both spellings) without an ARG for them
     const env = [...step.env].map(([k, v]) => `${k}=${v}`);
+    for (const [k, v] of proxyEnv(buildArgMap)) if (!step.env.has(k)) env.push(`${k}=${v}`);
     const where = ins.original.split("\n")[0];
     if (ins.mounts.some((m) => m.type === "ssh")) {
       throw new BerthError("UNSUPPORTED", `${where}: --mount=type=ssh is not supported yet (use a secret mount)`);
     }
     // bind mounts from a stage or an image read out of its file system, mounted read-only
     const mounted: { release: () => void }[] = [];
+    const views: string[] = [];
     const fromRoots = new Map<string, string>();
     for (const m of ins.mounts) {
       if (m.type !== "bind" || !m.from || fromRoots.has(m.from)) continue;
@@ -617,7 +653,18 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         if (m.type === "bind") {
           const fromRoot = m.from ? fromRoots.get(m.from) : undefined;
           const within: BuildContext = fromRoot ? { dir: fromRoot, ignored: () => false } : ctx;
-          const src = findSources(within, m.source ?? ".")[0];
+          let src = findSources(within, m.source ?? ".")[0];
+          if (src && !fromRoot && src.stat.isDirectory()) {
+            // the context as docker would have sent it: .dockerignore's matches left out
+            const view = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-ctxview-`));
+            fs.cpSync(src.path, view, {
+              recursive: true,
+              verbatimSymlinks: true,
+              filter: (p) => !ctx.ignored(posix.join(src?.rel ?? "", relative(src?.path ?? "", p))),
+            });
+            views.push(view);
+            src = { ...src, path: view };
+          }
           if (!src) throw notFound(m.source ?? ".");
           return [
             { source: src.path, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly },
@@ -634,12 +681,18 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
                   .slice(0, 32),
               )
             : fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-tmpfs-`));
-        fs.mkdirSync(dir, { recursive: true });
-        return [{ source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: false }];
+        if (!fs.existsSync(dir)) {
+          fs.mkdirSync(dir, { recursive: true });
+          // a cache's uid, gid and mode apply when it is first made, as in BuildKit
+          fs.chownSync(dir, m.uid ?? 0, m.gid ?? 0);
+          fs.chmodSync(dir, m.mode ?? 0o755);
+        }
+        return [{ source: dir, destination: posix.resolve(c.WorkingDir || "/", m.target), readonly: m.readOnly }];
       });
     const out = opts.output ?? new PassThrough().resume();
     const releaseMounts = () => {
       for (const m of mounted.splice(0)) m.release();
+      for (const v of views.splice(0)) fs.rmSync(v, { recursive: true, force: true });
       for (const m of cacheMounts) {
         if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
       }
@@ -656,6 +709,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       stdout: out,
       stderr: out,
       name: `berth-build-${randomBytes(6).toString("hex")}`,
+      buildStep: true,
+      hostname: "buildkitsandbox",
     }).catch((err: unknown) => {
       releaseMounts();
       throw err;
@@ -834,7 +889,8 @@ function scratchState(platform: { os: string; architecture: string }): State {
     config: {
       architecture: platform.architecture,
       os: platform.os,
-      config: {},
+      // BuildKit's config for FROM scratch starts with WorkingDir "/"
+      config: { WorkingDir: "/" },
       rootfs: { type: "layers", diff_ids: [] },
       history: [],
     },
@@ -878,17 +934,10 @@ function inheritedSizes(store: LocalStore, parent: State): { diffId: Digest; siz
   return parent.config.rootfs.diff_ids.map((d) => ({ diffId: d, size: (q.get(d) as number | undefined) ?? 0 }));
 }
 
-/** Mounts an image's file system to read COPY --from sources out of. */
+/** An image's own files (no runtime mount points), to read COPY --from sources out of. */
 async function mountReadOnly(store: LocalStore, state: State): Promise<{ path: string; release: () => void }> {
-  const dir = join(store.root, "containers", `build-from-${randomBytes(8).toString("hex")}`);
-  const rootfs = await prepareRootfs(store, state, dir, defaultStorageDriver());
-  return {
-    path: rootfs.path,
-    release: () => {
-      releaseRootfs(rootfs);
-      removeContainerFiles(dir);
-    },
-  };
+  const dir = join(store.root, "tmp", `${process.pid}-view-${randomBytes(8).toString("hex")}`);
+  return mountImageView(store, state, dir);
 }
 
 function ownership(root: string, chown: string | undefined, chmod: string | undefined) {
@@ -904,24 +953,28 @@ function ownership(root: string, chown: string | undefined, chmod: string | unde
     };
     const u = resolveUser(chown, read("etc/passwd"), read("etc/group"));
     uid = u.uid;
-    gid = chown.includes(":") ? u.gid : u.gid;
+    // docker: a UID without a GID uses the same number as GID; a user name, that user's group
+    gid = chown.includes(":") || !/^\d+$/.test(chown) ? u.gid : u.uid;
   }
   let mode: number | undefined;
   if (chmod !== undefined) {
     if (!/^[0-7]{3,4}$/.test(chmod))
       throw new BerthError("USAGE", `invalid --chmod=${chmod}: give an octal mode such as 755`);
-    mode = Number.parseInt(chmod, 8);
+    // docker 20.10 applies only the permission bits (4755 gives 0755)
+    mode = Number.parseInt(chmod, 8) & 0o777;
   }
   return { uid, gid, ...(mode !== undefined ? { chmod: mode } : {}) };
 }
 
-function makeDirInRoot(root: string, dir: string): void {
+function makeDirInRoot(root: string, dir: string, owner: { uid: number; gid: number }): void {
   let current = root;
   for (const part of dir.split("/").filter(Boolean)) {
     current = join(current, part);
     const st = fs.lstatSync(current, { throwIfNoEntry: false });
-    if (!st) fs.mkdirSync(current, { mode: 0o755 });
-    else if (st.isSymbolicLink())
+    if (!st) {
+      fs.mkdirSync(current, { mode: 0o755 });
+      fs.lchownSync(current, owner.uid, owner.gid);
+    } else if (st.isSymbolicLink())
       return; // an existing link: the directory it names is already there
     else if (!st.isDirectory())
       throw new BerthError("USAGE", `WORKDIR ${dir}: ${current.slice(root.length)} is not a directory`);

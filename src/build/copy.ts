@@ -1,5 +1,8 @@
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { basename, join, posix } from "node:path";
+import type { Readable } from "node:stream";
+import { constants, gunzipSync } from "node:zlib";
 import { BerthError } from "../oci/errors.js";
 import { applyLayer } from "../runtime/apply-layer.js";
 import { resolveInRoot } from "../runtime/scoped-path.js";
@@ -10,6 +13,8 @@ export interface CopyOwnership {
   gid: number;
   /** --chmod: replaces every copied file's and directory's mode. */
   chmod?: number;
+  /** Keep each file's own owner (COPY --from without --chown); else uid and gid. */
+  preserve?: boolean;
 }
 
 export interface CopySource {
@@ -30,6 +35,8 @@ export interface CopyOptions {
   parents?: boolean;
   /** --exclude: a path (relative to the source directory being copied) it matches is not copied. */
   exclude?: (rel: string) => boolean;
+  /** .dockerignore: a context-relative path it matches is not copied. */
+  ignored?: (contextRel: string) => boolean;
 }
 
 /**
@@ -50,25 +57,41 @@ export async function copyInto(
   const existing = lstatInRoot(root, destRel);
   const destIsDir =
     dest.endsWith("/") || opts.forceDir === true || sources.length > 1 || (existing?.isDirectory() ?? false);
-  const excluded = opts.exclude ?? (() => false);
+  const walk: TreeWalk = {
+    own,
+    excluded: opts.exclude ?? (() => false),
+    ignored: opts.ignored ?? (() => false),
+    links: new Map(),
+  };
   for (const src of sources) {
     // BuildKit matches --exclude against paths inside each source (and a file source's name)
-    if (excluded(basename(src.name))) continue;
+    if (walk.excluded(basename(src.name))) continue;
     const st = fs.statSync(src.path);
     const parentRel = opts.parents && src.rel ? posix.dirname(src.rel) : ".";
     const base = parentRel === "." ? destRel : posix.join(destRel, parentRel);
     if (st.isDirectory()) {
       const target = makeDirs(root, opts.parents && src.rel ? posix.join(destRel, src.rel) : base, own);
-      copyTree(src.path, join(root, target), own, "", excluded);
-    } else if (opts.unpackArchives && src.unpack !== false && isArchive(src.path)) {
+      copyTree(src.path, join(root, target), walk, "", src.rel ?? "");
+    } else if (opts.unpackArchives && src.unpack !== false && archiveKind(src.path)) {
       const target = makeDirs(root, base, own);
-      await applyLayer(join(root, target), fs.createReadStream(src.path));
+      await applyLayer(join(root, target), openArchive(src.path, archiveKind(src.path) as ArchiveKind));
     } else {
       const rel = destIsDir || opts.parents ? posix.join(base, basename(src.name)) : destRel;
       const parent = makeDirs(root, posix.dirname(rel) === "." ? "" : posix.dirname(rel), own);
       copyFile(src.path, join(root, parent, posix.basename(rel)), st, own);
     }
   }
+}
+
+/** What a directory copy carries down: owners, filters, and the hardlinks seen so far. */
+interface TreeWalk {
+  own: CopyOwnership;
+  /** --exclude, on paths relative to the source directory. */
+  excluded: (rel: string) => boolean;
+  /** .dockerignore, on paths relative to the context. */
+  ignored: (contextRel: string) => boolean;
+  /** Files with several links, by device and inode: the first copy, to link the others to. */
+  links: Map<string, string>;
 }
 
 function lstatInRoot(root: string, rel: string): fs.Stats | null {
@@ -103,15 +126,22 @@ function copyFile(from: string, to: string, st: fs.Stats, own: CopyOwnership): v
   if (existing?.isDirectory()) throw new BerthError("USAGE", `cannot replace directory ${to} with a file`);
   if (existing) fs.rmSync(to, { force: true });
   fs.copyFileSync(from, to);
-  fs.chmodSync(to, own.chmod ?? st.mode & 0o7777);
-  fs.lchownSync(to, own.uid, own.gid);
+  setOwnerAndMode(to, st, own, own.chmod);
+}
+
+/** Owner first, then mode: chown clears setuid and setgid, so the mode must come after it. */
+function setOwnerAndMode(path: string, st: fs.Stats, own: CopyOwnership, chmod: number | undefined): void {
+  if (own.preserve) fs.lchownSync(path, st.uid, st.gid);
+  else fs.lchownSync(path, own.uid, own.gid);
+  fs.chmodSync(path, chmod ?? st.mode & 0o7777);
 }
 
 /** Copies a directory's contents (not the directory itself) into `to`. */
-function copyTree(from: string, to: string, own: CopyOwnership, rel: string, excluded: (rel: string) => boolean): void {
+function copyTree(from: string, to: string, walk: TreeWalk, rel: string, contextRel: string): void {
   for (const name of fs.readdirSync(from).sort()) {
     const childRel = rel ? `${rel}/${name}` : name;
-    if (excluded(childRel)) continue;
+    const childContextRel = contextRel ? `${contextRel}/${name}` : name;
+    if (walk.excluded(childRel) || walk.ignored(childContextRel)) continue;
     const src = join(from, name);
     const dst = join(to, name);
     const st = fs.lstatSync(src);
@@ -119,16 +149,25 @@ function copyTree(from: string, to: string, own: CopyOwnership, rel: string, exc
     if (st.isDirectory()) {
       if (existing && !existing.isDirectory()) fs.rmSync(dst, { force: true });
       if (!existing?.isDirectory()) fs.mkdirSync(dst);
-      fs.chmodSync(dst, own.chmod ?? st.mode & 0o7777);
-      fs.lchownSync(dst, own.uid, own.gid);
-      copyTree(src, dst, own, childRel, excluded);
+      setOwnerAndMode(dst, st, walk.own, walk.own.chmod);
+      copyTree(src, dst, walk, childRel, childContextRel);
     } else if (st.isSymbolicLink()) {
       if (existing) fs.rmSync(dst, { force: true, recursive: existing.isDirectory() });
       fs.symlinkSync(fs.readlinkSync(src), dst);
-      fs.lchownSync(dst, own.uid, own.gid);
+      if (walk.own.preserve) fs.lchownSync(dst, st.uid, st.gid);
+      else fs.lchownSync(dst, walk.own.uid, walk.own.gid);
     } else if (st.isFile()) {
       if (existing?.isDirectory()) fs.rmSync(dst, { recursive: true, force: true });
-      copyFile(src, dst, st, own);
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? walk.links.get(key) : undefined;
+      if (first) {
+        // a hardlink in the source stays one in the image, as BuildKit copies it
+        if (existing) fs.rmSync(dst, { force: true });
+        fs.linkSync(first, dst);
+        continue;
+      }
+      copyFile(src, dst, st, walk.own);
+      if (st.nlink > 1) walk.links.set(key, dst);
     }
   }
 }
@@ -141,15 +180,44 @@ function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
-/** ADD unpacks local tars (plain or gzip'd): recognised by content, as docker does. */
-function isArchive(path: string): boolean {
+type ArchiveKind = "tar" | "gzip" | "bzip2" | "xz";
+
+/**
+ * ADD unpacks local tars, plain or compressed with gzip, bzip2 or xz, recognised by content as
+ * docker does; a compressed file that is not a tar inside (notes.txt.gz) is copied as it is.
+ */
+function archiveKind(path: string): ArchiveKind | undefined {
   const fd = fs.openSync(path, "r");
+  let head: Buffer;
   try {
-    const head = Buffer.alloc(512);
-    const n = fs.readSync(fd, head, 0, 512, 0);
-    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-    return n >= 262 && head.toString("latin1", 257, 262) === "ustar";
+    head = Buffer.alloc(64 * 1024);
+    head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
   } finally {
     fs.closeSync(fd);
   }
+  const isTar = (b: Buffer) => b.length >= 262 && b.toString("latin1", 257, 262) === "ustar";
+  if (isTar(head)) return "tar";
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      return isTar(gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH })) ? "gzip" : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const kind =
+    head.toString("latin1", 0, 3) === "BZh"
+      ? "bzip2"
+      : head.toString("latin1", 0, 6) === "\xfd7zXZ\0"
+        ? "xz"
+        : undefined;
+  if (!kind) return undefined;
+  // the first block, decompressed by the system's tool, says whether a tar is inside
+  const r = spawnSync("sh", ["-c", `${kind} -dc "$1" 2>/dev/null | head -c 512`, "sh", path], { maxBuffer: 1 << 20 });
+  return isTar(r.stdout ?? Buffer.alloc(0)) ? kind : undefined;
+}
+
+function openArchive(path: string, kind: ArchiveKind): Readable {
+  if (kind === "tar" || kind === "gzip") return fs.createReadStream(path); // applyLayer gunzips
+  const child = spawn(kind, ["-dc", path], { stdio: ["ignore", "pipe", "ignore"] });
+  return child.stdout;
 }

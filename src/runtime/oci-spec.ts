@@ -55,6 +55,11 @@ export interface SpecOptions {
   hostname: string;
   /** --network: none (a namespace with only loopback) or host. */
   network?: "none" | "host";
+  /**
+   * A builder's RUN step rather than `docker run`: BuildKit's process has no HOSTNAME variable
+   * and only its /etc/group memberships as supplementary groups.
+   */
+  buildStep?: boolean;
   /** -v, and the /etc/hosts, /etc/hostname and /etc/resolv.conf files the caller wrote. */
   mounts?: readonly BindMount[];
   /** --read-only */
@@ -141,7 +146,7 @@ export function containerCommand(image: ContainerConfig, opts: Pick<SpecOptions,
 /** docker's environment: PATH, HOSTNAME (and TERM with a tty) first, then the image's and the user's. */
 export function containerEnv(
   image: ContainerConfig,
-  opts: Pick<SpecOptions, "env" | "tty" | "hostname">,
+  opts: Pick<SpecOptions, "env" | "tty" | "hostname" | "buildStep">,
   home: string,
 ): string[] {
   const env = new Map<string, string>();
@@ -150,7 +155,7 @@ export function containerEnv(
     env.set(eq < 0 ? entry : entry.slice(0, eq), entry);
   };
   put(`PATH=${DEFAULT_PATH}`);
-  put(`HOSTNAME=${opts.hostname}`);
+  if (!opts.buildStep) put(`HOSTNAME=${opts.hostname}`);
   if (opts.tty) put("TERM=xterm");
   for (const e of image.Env ?? []) put(e);
   for (const e of opts.env ?? []) put(e);
@@ -159,7 +164,9 @@ export function containerEnv(
 }
 
 export function buildOciSpec(image: ContainerConfig, opts: SpecOptions): OciSpec {
-  const user = resolveUser(opts.user ?? image.User ?? "", opts.passwd, opts.group);
+  const user = resolveUser(opts.user ?? image.User ?? "", opts.passwd, opts.group, {
+    primaryAsSupplementary: !opts.buildStep,
+  });
   const args = containerCommand(image, opts);
   const cwd = opts.workdir || image.WorkingDir || "/";
   if (!cwd.startsWith("/"))

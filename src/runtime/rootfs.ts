@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { type Digest, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
@@ -192,4 +193,43 @@ export function rootfsSize(rootfs: Rootfs): number {
 /** Unmounts and deletes everything of a container on disk. */
 export function removeContainerFiles(containerDir: string): void {
   removeTree(containerDir);
+}
+
+/**
+ * An image's file system to read from (COPY --from, RUN --mount=type=bind,from=): its layer
+ * snapshots as a read-only overlay (lowers only), with none of the runtime's mount points.
+ * One layer needs no mount at all. Returns the path and how to let go of it.
+ */
+export async function mountImageView(
+  store: LocalStore,
+  image: ImageLayers,
+  target: string,
+): Promise<{ path: string; release: () => void }> {
+  const layers = layerRefs(image);
+  if (layers.length === 0) {
+    fs.mkdirSync(target, { recursive: true });
+    return { path: target, release: () => fs.rmSync(target, { recursive: true, force: true }) };
+  }
+  const snapshots = await ensureSnapshots(store, layers);
+  if (snapshots.length === 1) return { path: snapshots[0] as string, release: () => undefined };
+  fs.mkdirSync(target, { recursive: true });
+  const lowers = [...snapshots].reverse().map((l) => relative(snapshotRoot(store), l));
+  try {
+    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers.join(":")}`, resolve(target)], {
+      cwd: snapshotRoot(store),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  } catch (err) {
+    throw new BerthError(
+      "STORE",
+      `mounting an image's files at ${target} failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim()}`,
+    );
+  }
+  return {
+    path: target,
+    release: () => {
+      unmount(target);
+      fs.rmSync(target, { recursive: true, force: true });
+    },
+  };
 }

@@ -74,6 +74,8 @@ export interface RunOptions {
   stdin?: Readable | "inherit" | null;
   stdout?: Writable | "inherit" | null;
   stderr?: Writable | "inherit" | null;
+  /** A builder's RUN step: BuildKit's environment (see SpecOptions.buildStep). */
+  buildStep?: boolean;
   /** Facts about the host (for tests); default: read from this machine. */
   host?: HostFacts;
 }

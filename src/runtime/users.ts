@@ -63,7 +63,12 @@ function parseId(s: string | undefined): number | undefined {
  * Resolves `user[:group]` (names or numbers). An empty spec is root. A name that the files do
  * not know is an error, as in docker; a number needs no entry.
  */
-export function resolveUser(spec: string, passwd: string | null, group: string | null): ExecUser {
+export function resolveUser(
+  spec: string,
+  passwd: string | null,
+  group: string | null,
+  opts: { primaryAsSupplementary?: boolean } = {},
+): ExecUser {
   const [userArg = "", groupArg] = splitOnce(spec, ":");
   const users = passwd ? parsePasswd(passwd) : [];
   const groups = group ? parseGroup(group) : [];
@@ -107,7 +112,9 @@ export function resolveUser(spec: string, passwd: string | null, group: string |
   }
   // The primary group is always a supplementary one too (docker since the fix for
   // CVE-2023-25173): `id` shows groups=GID even for a bare -u 1000:1000.
-  result.additionalGids = [...new Set([result.gid, ...result.additionalGids])];
+  // BuildKit's RUN steps do not (primaryAsSupplementary: false): only /etc/group memberships.
+  if (opts.primaryAsSupplementary !== false)
+    result.additionalGids = [...new Set([result.gid, ...result.additionalGids])];
   return result;
 }
 

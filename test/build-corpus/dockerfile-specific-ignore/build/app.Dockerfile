@@ -1,0 +1,2 @@
+FROM berth-corpus/busybox:1
+COPY . /ctx/
