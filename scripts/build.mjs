@@ -47,7 +47,9 @@ await build({
 
 const run = (args, env = {}) =>
   execFileSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-// Warm the code cache of the fallback with a typical run.
+// Warm the code cache with a typical run, starting from none (a stale one would be refused by
+// bin/berth's hash check anyway, but must not seed the new one).
+rmSync("dist/cli.cache", { force: true });
 const root = mkdtempSync(join(tmpdir(), "berth-build-"));
 try {
   run(["bin/berth", "--root", root, "images"], { BERTH_WRITE_CODE_CACHE: "1" });
