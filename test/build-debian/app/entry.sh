@@ -1,0 +1,2 @@
+#!/bin/bash
+echo "app on $(. /etc/os-release && echo "$PRETTY_NAME")"
