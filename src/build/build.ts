@@ -20,6 +20,7 @@ import type {
 import { toInstructions } from "../dockerfile/instructions.js";
 import { parseDockerfile } from "../dockerfile/parse.js";
 import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
+import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
@@ -53,7 +54,7 @@ import type { Lease, LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "../verbs/platform.js";
 import { type Advice, adviseOnSize } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, hashSources, openContext } from "./context.js";
-import { type CopySource, copyInto } from "./copy.js";
+import { type CopySource, copyInto, planCopy } from "./copy.js";
 
 export interface BuildOptions {
   /** The context directory. */
@@ -439,6 +440,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     createdBy: string,
     inputs: unknown,
     change: (root: string) => Promise<void>,
+    plan?: (view: string) => LayerEntry[] | null,
   ): Promise<State> => {
     const key = cacheKey(state, step, inputs);
     const hit = cached(key);
@@ -448,6 +450,28 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       return hit;
     }
     log(head);
+    if (plan) {
+      // the fast path: the layer written straight from its entries, no mount and no diff walk
+      const view = await mountReadOnly(store, state);
+      let entries: LayerEntry[] | null;
+      try {
+        entries = plan(view.path);
+      } finally {
+        view.release();
+      }
+      if (entries) {
+        const layer = new PassThrough({ highWaterMark: 1 << 20 });
+        const writing = writeLayer(
+          entries.map((e) => ({ ...e, mtime: epoch })),
+          layer,
+        );
+        writing.catch((err: unknown) => layer.destroy(err as Error));
+        const next = await commitDiff(state, c, createdBy, layer);
+        await writing;
+        remember(key, next.id as Digest);
+        return next;
+      }
+    }
     const dir = join(store.root, "containers", `build-${randomBytes(8).toString("hex")}`);
     const driver = defaultStorageDriver();
     try {
@@ -576,6 +600,20 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
             }
           }
         },
+        ins.contents.length
+          ? undefined
+          : (view) => {
+              const own = { ...ownership(view, ins.chown, ins.chmod), preserve: from !== undefined && !ins.chown };
+              const multiple = ins.sources.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
+              const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
+              return planCopy(view, sources, dest, own, {
+                unpackArchives: ins.kind === "ADD",
+                forceDir: multiple,
+                parents: ins.kind === "COPY" && ins.parents,
+                ...(from === undefined ? { ignored: ctx.ignored } : {}),
+                ...(exclude ? { exclude } : {}),
+              });
+            },
       );
     } finally {
       root?.release();

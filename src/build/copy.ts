@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { Readable } from "node:stream";
 import { constants, gunzipSync } from "node:zlib";
+import type { LayerEntry } from "../image/layer-writer.js";
 import { BerthError } from "../oci/errors.js";
 import { applyLayer } from "../runtime/apply-layer.js";
 import { resolveInRoot } from "../runtime/scoped-path.js";
@@ -220,4 +221,143 @@ function openArchive(path: string, kind: ArchiveKind): Readable {
   if (kind === "tar" || kind === "gzip") return fs.createReadStream(path); // applyLayer gunzips
   const child = spawn(kind, ["-dc", path], { stdio: ["ignore", "pipe", "ignore"] });
   return child.stdout;
+}
+
+/**
+ * The fast path of a COPY: the same rules as copyInto, but instead of writing into a mounted
+ * root it lists the layer's entries, reading the parent image through a read-only `view` only
+ * to learn what exists. Used when nothing in the parent is in the way (every target is new,
+ * every parent directory a directory, no archive to unpack); anything else returns null and
+ * the caller takes the mounted path. Skipping the mount and the diff walk is what makes a
+ * COPY of 20,000 small files take seconds rather than tens of seconds.
+ */
+export function planCopy(
+  view: string,
+  sources: readonly CopySource[],
+  dest: string,
+  own: CopyOwnership,
+  opts: CopyOptions = {},
+): LayerEntry[] | null {
+  const entries = new Map<string, LayerEntry>();
+  const destRel = dest.replace(/^\/+/, "");
+  const excluded = opts.exclude ?? (() => false);
+  const ignored = opts.ignored ?? (() => false);
+  /** Paths that are links to one file: the one that sorts first carries the data. */
+  const linked = new Map<string, string[]>();
+  let conflict = false;
+  const viewStat = (rel: string) => lstatOrNull(join(view, rel));
+  const resolveDir = (rel: string): string | null => {
+    try {
+      return resolveInRoot(view, rel, { followFinal: true });
+    } catch {
+      return null;
+    }
+  };
+  /** Entries for `rel` and its missing or existing parents; returns its resolved path. */
+  const ensureDir = (rel: string): string | null => {
+    const resolved = resolveDir(rel);
+    if (resolved === null) return null;
+    let done = "";
+    for (const part of resolved.split("/").filter(Boolean)) {
+      done = done ? `${done}/${part}` : part;
+      if (entries.has(done)) continue;
+      const st = viewStat(done);
+      if (st && !st.isDirectory()) return null;
+      entries.set(
+        done,
+        st
+          ? { type: "directory", path: done, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: 0 }
+          : { type: "directory", path: done, mode: 0o755, uid: own.uid, gid: own.gid, mtime: 0 },
+      );
+    }
+    return resolved;
+  };
+  const owner = (st: fs.Stats) => (own.preserve ? { uid: st.uid, gid: st.gid } : { uid: own.uid, gid: own.gid });
+  const addFile = (path: string, rel: string, st: fs.Stats, inTree: boolean) => {
+    if (viewStat(rel)) {
+      conflict = true; // replacing what the image has: the mounted path knows the whiteout rules
+      return;
+    }
+    // links are kept between files of one copied directory, as docker does, not between sources
+    if (inTree && st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const group = linked.get(key) ?? [];
+      group.push(rel);
+      linked.set(key, group);
+    }
+    entries.set(rel, {
+      type: "file",
+      path: rel,
+      size: st.size,
+      source: { path },
+      mode: own.chmod ?? st.mode & 0o7777,
+      ...owner(st),
+      mtime: 0,
+    });
+  };
+  const walk = (from: string, to: string, rel: string, contextRel: string) => {
+    for (const name of fs.readdirSync(from).sort()) {
+      if (conflict) return;
+      const childRel = rel ? `${rel}/${name}` : name;
+      const childContextRel = contextRel ? `${contextRel}/${name}` : name;
+      if (excluded(childRel) || ignored(childContextRel)) continue;
+      const src = join(from, name);
+      const dst = to ? `${to}/${name}` : name;
+      const st = fs.lstatSync(src);
+      if (st.isDirectory()) {
+        const existing = viewStat(dst);
+        if (existing && !existing.isDirectory()) {
+          conflict = true;
+          return;
+        }
+        entries.set(dst, { type: "directory", path: dst, mode: own.chmod ?? st.mode & 0o7777, ...owner(st), mtime: 0 });
+        walk(src, dst, childRel, childContextRel);
+      } else if (st.isSymbolicLink()) {
+        if (viewStat(dst)) {
+          conflict = true;
+          return;
+        }
+        entries.set(dst, {
+          type: "symlink",
+          path: dst,
+          target: fs.readlinkSync(src),
+          mode: 0o777,
+          ...owner(st),
+          mtime: 0,
+        });
+      } else if (st.isFile()) addFile(src, dst, st, true);
+    }
+  };
+  const destIsDir =
+    dest.endsWith("/") ||
+    opts.forceDir === true ||
+    sources.length > 1 ||
+    (lstatInRoot(view, destRel)?.isDirectory() ?? false);
+  for (const src of sources) {
+    if (excluded(basename(src.name))) continue;
+    const st = fs.statSync(src.path);
+    const parentRel = opts.parents && src.rel ? posix.dirname(src.rel) : ".";
+    const base = parentRel === "." ? destRel : posix.join(destRel, parentRel);
+    if (st.isDirectory()) {
+      const target = ensureDir(opts.parents && src.rel ? posix.join(destRel, src.rel) : base);
+      if (target === null) return null;
+      walk(src.path, target, "", src.rel ?? "");
+    } else if (opts.unpackArchives && src.unpack !== false && archiveKind(src.path)) {
+      return null;
+    } else {
+      const rel = destIsDir || opts.parents ? posix.join(base, basename(src.name)) : destRel;
+      const parent = ensureDir(posix.dirname(rel) === "." ? "" : posix.dirname(rel));
+      if (parent === null) return null;
+      addFile(src.path, parent ? `${parent}/${posix.basename(rel)}` : posix.basename(rel), st, false);
+    }
+    if (conflict) return null;
+  }
+  if (conflict) return null;
+  // a hardlink must come after its target in the tar, which writeLayer sorts by path
+  for (const group of linked.values()) {
+    const [first, ...rest] = [...group].sort((a, b) => (a < b ? -1 : 1));
+    for (const rel of rest)
+      entries.set(rel, { type: "link", path: rel, target: first as string, mode: 0, uid: 0, gid: 0, mtime: 0 });
+  }
+  return [...entries.values()];
 }
