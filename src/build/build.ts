@@ -53,7 +53,7 @@ import {
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "../verbs/platform.js";
 import { type Advice, adviseOnSize } from "./advice.js";
-import { type BuildContext, contextBytes, findSources, hashSources, openContext } from "./context.js";
+import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
 import { type CopySource, copyInto, planCopy } from "./copy.js";
 
 export interface BuildOptions {
@@ -193,6 +193,14 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   const ctx = openContext(contextDir, dockerfilePath);
   const counters = { steps: 0, cached: 0, reused: 0, next: 1 };
   const copiedFromContext = { bytes: 0 };
+  const memoGet = store.db.prepare("SELECT sha256 FROM context_hashes WHERE path = ? AND stat = ?").pluck();
+  const memoSet = store.db.prepare("INSERT OR REPLACE INTO context_hashes(path, stat, sha256) VALUES (?, ?, ?)");
+  const hashMemo: HashMemo = {
+    get: (path, stat) => memoGet.get(path, stat) as string | undefined,
+    set: (path, stat, sha256) => {
+      memoSet.run(path, stat, sha256);
+    },
+  };
   /** How many layers each stage's base had: what a stage added is the rest. */
   const baseLayers = new Map<number, number>();
   /** Images this build made, removed again if it fails: a failed build changes nothing. */
@@ -563,7 +571,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       // ADD of a URL: fetched now (docker does too, on every build); not unpacked, mode 0600
       const fetched = await Promise.all(urls.map((u) => download(store, u, downloads)));
       sources = [...found.flat().map((s) => ({ path: s.path, name: s.rel, rel: s.rel })), ...fetched];
-      inputHash = `${hashSources(ctx, found.flat(), copiedFromContext)}:${fetched.map((f) => f.digest).join(",")}`;
+      inputHash = `${store.db.transaction(() => hashSources(ctx, found.flat(), copiedFromContext, hashMemo)).immediate()}:${fetched.map((f) => f.digest).join(",")}`;
     }
     const inline = ins.contents.map((f) => f.path);
     try {

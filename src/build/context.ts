@@ -113,14 +113,52 @@ export function resolveInContext(ctx: BuildContext, rel: string): string | undef
  * in sorted order), for the build cache. Mtimes are left out: a fresh checkout must hit the
  * cache of an identical one.
  */
-export function hashSources(ctx: BuildContext, sources: readonly Source[], tally?: { bytes: number }): string {
+/**
+ * Remembers file digests by their stat (device, inode, size, mtime in nanoseconds, mode), so a
+ * warm build does not read a 500 MiB file again to learn that it did not change. A file
+ * changed within the same nanosecond timestamp would be missed, as with any stat cache (git's
+ * index, BuildKit's content hashes); its bytes still reach the layer correctly.
+ */
+export interface HashMemo {
+  get(path: string, stat: string): string | undefined;
+  set(path: string, stat: string, sha256: string): void;
+}
+
+function fileDigest(path: string, memo: HashMemo | undefined): string {
+  const st = fs.statSync(path, { bigint: true });
+  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
+  const known = memo?.get(path, key);
+  if (known) return known;
+  const hash = createHash("sha256");
+  const fd = fs.openSync(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const digest = hash.digest("hex");
+  memo?.set(path, key, digest);
+  return digest;
+}
+
+export function hashSources(
+  ctx: BuildContext,
+  sources: readonly Source[],
+  tally?: { bytes: number },
+  memo?: HashMemo,
+): string {
   const hash = createHash("sha256");
   const visit = (rel: string, path: string, st: fs.Stats) => {
     if (ctx.ignored(rel)) return;
     hash.update(`${rel}\0${st.mode}\0${st.uid}:${st.gid}\0`);
     if (st.isSymbolicLink()) hash.update(`link:${fs.readlinkSync(path)}\0`);
     else if (st.isFile()) {
-      hash.update(fs.readFileSync(path));
+      hash.update(fileDigest(path, memo));
       if (tally) tally.bytes += st.size;
     } else if (st.isDirectory()) {
       for (const n of fs.readdirSync(path).sort()) {

@@ -79,4 +79,12 @@ export const MIGRATIONS: readonly string[] = [
   -- images a build made for its steps (docker's build cache): hidden from images unless -a
   ALTER TABLE images ADD COLUMN intermediate INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- the builder's memory of context files it hashed: reused while the file's stat is unchanged
+  CREATE TABLE context_hashes(
+    path TEXT PRIMARY KEY,
+    stat TEXT NOT NULL,
+    sha256 TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
