@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Interleaved benchmark runner for berth against its peers (docker, node).
 //
-//   node bench/pairs.mjs run --id ID --label TEXT [--runs N] [--warmup N] [--target R] [--out FILE]
+//   node bench/pairs.mjs run --id ID --label TEXT [--runs N] [--warmup N] [--target R] [--out FILE] [--keep-going]
 //        --cmd NAME --exec "COMMAND" [--prepare "SHELL"]  --cmd NAME --exec ... [--prepare ...] ...
 //   node bench/pairs.mjs report FILE.jsonl        prints a markdown table of every benchmark in FILE
 //
@@ -11,7 +11,9 @@
 // through bash right before its command in every iteration (and warm-up). --exec is split
 // into words (single and double quotes group; no other shell syntax) and started directly,
 // with stdout to /dev/null, so no shell start-up is timed; an --exec beginning with "sh:" runs
-// the rest through bash -c instead. Any failure stops the run.
+// the rest through bash -c instead. Any failure stops the run; with --keep-going, a command that
+// fails (or whose --prepare fails) is recorded with its error instead (its `error` field) and
+// left out of the rest of the run, while the other commands carry on.
 //
 // `run` prints the medians and appends one JSON line per benchmark to --out (raw times too).
 import { spawnSync } from "node:child_process";
@@ -56,9 +58,17 @@ function argvOf(exec) {
   return w;
 }
 
+/** A command's failure; stops the run unless --keep-going. */
+class Failed extends Error {}
+let keepGoing = false;
+function failed(msg) {
+  if (!keepGoing) fail(msg);
+  throw new Failed(msg);
+}
+
 function shell(script, what) {
   const r = spawnSync("bash", ["-c", script], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
-  if (r.status !== 0) fail(`${what} failed (exit ${r.status ?? r.signal}): ${script}\n${r.stderr}`);
+  if (r.status !== 0) failed(`${what} failed (exit ${r.status ?? r.signal}): ${script}\n${r.stderr}`);
 }
 
 /** Runs one command and returns its wall time in seconds. */
@@ -67,8 +77,8 @@ function timed(cmd) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(file, args, { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 << 20 });
   const t1 = process.hrtime.bigint();
-  if (r.error) fail(`${cmd.name}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${cmd.name} failed (exit ${r.status ?? r.signal}): ${cmd.exec}\n${r.stderr}`);
+  if (r.error) failed(`${cmd.name}: ${r.error.message}`);
+  if (r.status !== 0) failed(`${cmd.name} failed (exit ${r.status ?? r.signal}): ${cmd.exec}\n${r.stderr}`);
   return Number(t1 - t0) / 1e9;
 }
 
@@ -106,6 +116,9 @@ function parseRun(argv) {
       case "--out":
         spec.out = val();
         break;
+      case "--keep-going":
+        keepGoing = true;
+        break;
       case "--cmd":
         spec.cmds.push({ name: val(), exec: "", prepare: "" });
         break;
@@ -134,16 +147,27 @@ const fmt = (s) => (s >= 10 ? s.toFixed(1) : s >= 1 ? s.toFixed(2) : s.toFixed(3
 function run(argv) {
   const spec = parseRun(argv);
   const n = spec.cmds.length;
-  const once = (c) => {
-    if (c.prepare) shell(c.prepare, `${c.name} --prepare`);
-    return timed(c);
+  const errors = spec.cmds.map(() => null);
+  const once = (j) => {
+    const c = spec.cmds[j];
+    if (errors[j]) return null;
+    try {
+      if (c.prepare) shell(c.prepare, `${c.name} --prepare`);
+      return timed(c);
+    } catch (err) {
+      if (!(err instanceof Failed)) throw err;
+      errors[j] = err.message;
+      process.stderr.write(`pairs: ${err.message}\n(--keep-going: ${c.name} is left out of the rest of ${spec.id})\n`);
+      return null;
+    }
   };
-  for (let w = 0; w < spec.warmup; w++) for (const c of spec.cmds) once(c);
+  for (let w = 0; w < spec.warmup; w++) for (let j = 0; j < n; j++) once(j);
   const times = spec.cmds.map(() => []);
   for (let it = 0; it < spec.runs; it++) {
     for (let k = 0; k < n; k++) {
       const j = (k + it) % n;
-      times[j].push(once(spec.cmds[j]));
+      const t = once(j);
+      if (t !== null) times[j].push(t);
     }
   }
   const result = {
@@ -156,15 +180,18 @@ function run(argv) {
     cmds: spec.cmds.map((c, j) => ({
       name: c.name,
       exec: c.exec,
-      median: median(times[j]),
-      min: Math.min(...times[j]),
-      max: Math.max(...times[j]),
+      ...(errors[j] ? { error: errors[j] } : {}),
+      median: times[j].length ? median(times[j]) : null,
+      min: times[j].length ? Math.min(...times[j]) : null,
+      max: times[j].length ? Math.max(...times[j]) : null,
       times: times[j],
     })),
   };
   const [b, ...peers] = result.cmds;
-  const parts = peers.map((p) => `${p.name} ${fmt(p.median)} s (×${(b.median / p.median).toFixed(2)})`);
-  process.stdout.write(`${result.label}: ${b.name} ${fmt(b.median)} s | ${parts.join(" | ")}  [n=${spec.runs}]\n`);
+  const show = (c) => (c.median === null ? "failed" : `${fmt(c.median)} s`);
+  const ratio = (p) => (b.median === null || p.median === null ? "" : ` (×${(b.median / p.median).toFixed(2)})`);
+  const parts = peers.map((p) => `${p.name} ${show(p)}${ratio(p)}`);
+  process.stdout.write(`${result.label}: ${b.name} ${show(b)} | ${parts.join(" | ")}  [n=${spec.runs}]\n`);
   if (spec.out) appendFileSync(spec.out, `${JSON.stringify(result)}\n`);
 }
 
@@ -180,8 +207,16 @@ function report(file) {
   for (const r of rows) {
     const [b, ...peers] = r.cmds;
     peers.forEach((p, k) => {
-      const ratio = b.median / p.median;
       const target = k === 0 && r.target != null ? r.target : null;
+      if (b.median === null || p.median === null) {
+        // a command that failed (--keep-going): its error is in the JSON line
+        const side = (c) => (c.median === null ? "failed" : fmt(c.median));
+        lines.push(
+          `| ${r.label} | ${r.runs} | ${side(b)} | ${p.name} | ${side(p)} | | ${target == null ? "" : `≤ ${target}`} | ${target == null ? "" : "**no**"} | |`,
+        );
+        return;
+      }
+      const ratio = b.median / p.median;
       const met = target == null ? "" : ratio <= target ? "yes" : "**no**";
       lines.push(
         `| ${r.label} | ${r.runs} | ${fmt(b.median)} | ${p.name} | ${fmt(p.median)} | ${ratio.toFixed(2)} | ${target == null ? "" : `≤ ${target}`} | ${met} | ${fmt(b.min)}–${fmt(b.max)}; ${fmt(p.min)}–${fmt(p.max)} |`,
