@@ -35,7 +35,8 @@ export function detectCompression(head: Uint8Array): Compression {
  * (a config, a manifest) just leave layerSize null; nothing here throws on content.
  */
 class LayerProbe extends Writable {
-  private readonly hash = createHash("sha256");
+  /** Null when the bytes are the blob itself (uncompressed): its digest is the diffID already. */
+  private readonly hash: ReturnType<typeof createHash> | null;
   private readonly stats = new LayerStats();
   private tarOk = true;
   /** The write waiting for the tar walk to drain; released early if the walk fails. */
@@ -43,8 +44,9 @@ class LayerProbe extends Writable {
   diffId: Digest | null = null;
   layerSize: number | null = null;
 
-  constructor() {
+  constructor(hashIt = true) {
     super({ highWaterMark: 1 << 20 });
+    this.hash = hashIt ? createHash("sha256") : null;
     this.stats.on("error", () => {
       this.tarOk = false;
       this.release();
@@ -59,7 +61,7 @@ class LayerProbe extends Writable {
   }
 
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     if (this.tarOk && !this.stats.write(chunk) && this.tarOk) {
       this.waiting = () => cb();
       return;
@@ -68,7 +70,7 @@ class LayerProbe extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.diffId = `sha256:${this.hash.digest("hex")}` as Digest;
+    if (this.hash) this.diffId = `sha256:${this.hash.digest("hex")}` as Digest;
     if (!this.tarOk) {
       cb();
       return;
@@ -93,7 +95,7 @@ export async function ingestLayer(
 ): Promise<StagedBlob> {
   const head = await peek(src);
   const compression = detectCompression(head.bytes);
-  const probe = new LayerProbe();
+  const probe = new LayerProbe(compression !== "none");
   let observer: Writable = probe;
   let inflated: Promise<void> = Promise.resolve();
   if (compression === "gzip") {

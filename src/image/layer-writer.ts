@@ -1,4 +1,4 @@
-import { createReadStream } from "node:fs";
+import * as fs from "node:fs";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pack } from "tar-stream";
@@ -51,10 +51,17 @@ export async function writeLayer(entries: readonly LayerEntry[], out: Writable):
       case "file":
         if ("bytes" in e.source) {
           tar.entry({ ...base, type: "file", size: e.source.bytes.length }, e.source.bytes);
+        } else if (e.size <= 1 << 20) {
+          // small files in one read: a stream per file costs far more than the bytes
+          const bytes = fs.readFileSync(e.source.path);
+          if (bytes.length !== e.size) throw new Error(`${e.source.path} changed size while its layer was written`);
+          await new Promise<void>((resolve, reject) =>
+            tar.entry({ ...base, type: "file", size: bytes.length }, bytes, (err) => (err ? reject(err) : resolve())),
+          );
         } else {
           await new Promise<void>((resolve, reject) => {
             const entry = tar.entry({ ...base, type: "file", size: e.size }, (err) => (err ? reject(err) : resolve()));
-            const src = createReadStream((e.source as { path: string }).path, { highWaterMark: 1 << 20 });
+            const src = fs.createReadStream((e.source as { path: string }).path, { highWaterMark: 1 << 20 });
             src.on("error", reject);
             src.pipe(entry as unknown as Writable);
           });

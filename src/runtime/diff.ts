@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Header, pack } from "tar-stream";
+import { BerthError } from "../oci/errors.js";
 import { readDirXattrs, type XattrMap } from "./xattrs.js";
 
 /**
@@ -253,7 +254,18 @@ function add(p: Pack, h: EntryHeader): Promise<void> {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Files up to this size are read in one call: a stream per small file costs ~20x more. */
+const SMALL_FILE = 1 << 20;
+
 async function addFile(p: Pack, h: EntryHeader, path: string): Promise<void> {
+  if ((h.size ?? 0) <= SMALL_FILE) {
+    const bytes = fs.readFileSync(path);
+    if (bytes.length !== h.size) throw new BerthError("STORE", `${path} changed size while its layer was written`);
+    await new Promise<void>((resolve, reject) => {
+      p.entry(h, bytes, (err) => (err ? reject(err) : resolve()));
+    });
+    return;
+  }
   await new Promise<void>((resolve, reject) => {
     const sink = p.entry(h, (err) => (err ? reject(err) : resolve()));
     const src = fs.createReadStream(path, { highWaterMark: 1 << 20 });
