@@ -428,6 +428,14 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     if (!id) return undefined;
     return id && getImage(store, id) ? readState(store, id) : undefined;
   };
+  /** A step's cached image, said as BuildKit says it ("#3 CACHED"), or undefined. */
+  const cacheHit = (key: string, head: string): State | undefined => {
+    const hit = cached(key);
+    if (!hit) return undefined;
+    counters.cached++;
+    log(`${head}\n#${head.slice(1, head.indexOf(" "))} CACHED`);
+    return hit;
+  };
   const remember = (key: string, id: Digest) =>
     store.write(() =>
       store.db
@@ -451,12 +459,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     plan?: (view: string) => LayerEntry[] | null,
   ): Promise<State> => {
     const key = cacheKey(state, step, inputs);
-    const hit = cached(key);
-    if (hit) {
-      counters.cached++;
-      log(`${head}\n#${head.slice(1, head.indexOf(" "))} CACHED`);
-      return hit;
-    }
+    const hit = cacheHit(key, head);
+    if (hit) return hit;
     log(head);
     if (plan) {
       // the fast path: the layer written straight from its entries, no mount and no diff walk
@@ -646,12 +650,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     const args = step.args.filter((a) => a.value !== undefined).map((a) => `${a.key}=${a.value}`);
     const createdBy = `RUN ${args.length ? `|${args.length} ${args.join(" ")} ` : ""}${cmd.join(" ")} # buildkit`;
     const key = cacheKey(state, step, cmd);
-    const hit = cached(key);
-    if (hit) {
-      counters.cached++;
-      log(`${head}\n#${head.slice(1, head.indexOf(" "))} CACHED`);
-      return hit;
-    }
+    const hit = cacheHit(key, head);
+    if (hit) return hit;
     log(head);
     if (!state.id) {
       throw new BerthError(
