@@ -192,7 +192,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   }
   const ctx = openContext(contextDir, dockerfilePath);
   const counters = { steps: 0, cached: 0, reused: 0, next: 1 };
-  const copiedFromContext = { bytes: 0 };
+  const copiedFromContext = { bytes: 0, whole: false };
   const memoGet = store.db.prepare("SELECT sha256 FROM context_hashes WHERE path = ? AND stat = ?").pluck();
   const memoSet = store.db.prepare("INSERT OR REPLACE INTO context_hashes(path, stat, sha256) VALUES (?, ?, ?)");
   const hashMemo: HashMemo = {
@@ -568,6 +568,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       const urls = ins.sources.filter((s) => /^https?:\/\//.test(s));
       const local = ins.sources.filter((s) => !/^https?:\/\//.test(s));
       const found = local.map((p) => findSources(ctx, p));
+      if (found.some((f) => f.some((s) => s.rel === ""))) copiedFromContext.whole = true;
       local.forEach((p, i) => {
         // docker: a wildcard that matches nothing is fine as long as something is copied
         if (found[i]?.length === 0 && (!/[*?[]/.test(p) || found.every((f) => f.length === 0))) throw notFound(p);
@@ -807,7 +808,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   log(`#${counters.next} writing image ${id}`);
   for (const t of tags) log(`#${counters.next} naming to ${tagName(t)}`);
   const added = final.manifest.layers.slice(baseLayers.get(targetIndex) ?? 0).map((l) => store.blobPath(l.digest));
-  const advice = adviseOnSize(added, { sent: contextBytes(ctx), copied: copiedFromContext.bytes });
+  // a build that copied the whole context (COPY . …) sent what it copied: no walk needed
+  const sent = copiedFromContext.whole ? copiedFromContext.bytes : contextBytes(ctx);
+  const advice = adviseOnSize(added, { sent, copied: copiedFromContext.bytes });
   return {
     id,
     advice,
