@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { REPO, tempDir } from "./helpers.js";
+
+/**
+ * bin/berth runs the bundle with V8's code cache. V8 checks a cache only against the source's
+ * length, so a rebuilt bundle of the same length with the old cache beside it would run old
+ * code; the cache carries the source's sha256, and a mismatch is ignored.
+ */
+test("a code cache made for other source of the same length is not used", () => {
+  const dir = tempDir("codecache");
+  fs.mkdirSync(join(dir, "bin"));
+  fs.cpSync(join(REPO, "dist"), join(dir, "dist"), { recursive: true });
+  fs.copyFileSync(join(REPO, "bin", "berth"), join(dir, "bin", "berth"));
+  fs.symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  const run = () =>
+    spawnSync(process.execPath, [join(dir, "bin", "berth"), "--version"])
+      .stdout.toString()
+      .trim();
+  const version = run();
+  assert.match(version, /^\d+\.\d+\.\d+$/);
+  // the same bundle with another version string of the same length, and the old cache kept
+  const bundle = join(dir, "dist", "cli.cjs");
+  const source = fs.readFileSync(bundle, "utf8");
+  const other = version.replace(/\d/g, (d) => String((Number(d) + 1) % 10));
+  assert.equal(other.length, version.length);
+  fs.writeFileSync(bundle, source.split(`"${version}"`).join(`"${other}"`));
+  assert.equal(fs.statSync(bundle).size, Buffer.byteLength(source));
+  assert.equal(run(), other, "the new code runs, not the cached old code");
+});
