@@ -22,7 +22,7 @@ import { join, posix } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { extract, type Header } from "tar-stream";
 import { z } from "zod";
-import { BERTH, busyboxRootfsTar, DOCKER, must, REPO } from "./helpers.js";
+import { BERTH, busyboxRootfsTar, DOCKER, must, REPO, tarDirectory } from "./helpers.js";
 
 export const CORPUS = join(REPO, "test", "build-corpus");
 /** The base most cases build on: busybox-static with the applets the cases use, and PATH set. */
@@ -134,19 +134,7 @@ const APPLETS = [
 ];
 
 function tarTree(rootfs: string, out: string): void {
-  // helpers.ts's normalisation: sorted names, mtime 0, owned by root
-  must("tar", [
-    "-C",
-    rootfs,
-    "--sort=name",
-    "--mtime=@0",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
-    "-cf",
-    out,
-    ".",
-  ]);
+  tarDirectory(rootfs, out); // helpers.ts's normalisation
 }
 
 /**

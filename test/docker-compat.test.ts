@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
+import { CONFIG_FIELDS } from "./build-compare.js";
 import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
 
 /**
@@ -96,20 +97,7 @@ test("berth inspect agrees with docker inspect on the config and sizes", () => {
   ]) {
     assert.deepEqual(b[key], d[key], key);
   }
-  for (const key of [
-    "Env",
-    "Cmd",
-    "Entrypoint",
-    "WorkingDir",
-    "User",
-    "ExposedPorts",
-    "Labels",
-    "Volumes",
-    "StopSignal",
-    "Healthcheck",
-    "OnBuild",
-    "Shell",
-  ]) {
+  for (const key of CONFIG_FIELDS) {
     assert.deepEqual(b.Config[key], d.Config[key], `Config.${key}`);
   }
   const fmt = '{{.Config.Env}} {{index .Config.Labels "version"}} {{json .Config.ExposedPorts}}';

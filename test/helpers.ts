@@ -84,20 +84,13 @@ export function busyboxRootfsTar(dir: string, extra: Record<string, string> = {}
     fs.mkdirSync(join(rootfs, name, ".."), { recursive: true });
     fs.writeFileSync(join(rootfs, name), text);
   }
-  const tar = join(dir, "rootfs.tar");
-  must("tar", [
-    "-C",
-    rootfs,
-    "--sort=name",
-    "--mtime=@0",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
-    "-cf",
-    tar,
-    ".",
-  ]);
-  return tar;
+  return tarDirectory(rootfs, join(dir, "rootfs.tar"));
+}
+
+/** A tar of a directory with normalised metadata: sorted names, mtime 0, owned by root. */
+export function tarDirectory(dir: string, out: string): string {
+  must("tar", ["-C", dir, "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf", out, "."]);
+  return out;
 }
 
 /**

@@ -11,7 +11,7 @@ import { containerDirOf, diffRootfs, openRootfs } from "../src/runtime/rootfs.js
 import { type RunOptions, runContainer } from "../src/runtime/run.js";
 import { LocalStore } from "../src/store/local-store.js";
 import { removeImage } from "../src/verbs/rmi.js";
-import { berth, busyboxRootfsTar, must, tempDir } from "./helpers.js";
+import { berth, busyboxRootfsTar, tarDirectory, tempDir } from "./helpers.js";
 import { ensureCli, registerLayeredImage } from "./runtime-images.js";
 import { makeTar, readTar } from "./runtime-tar.js";
 
@@ -44,18 +44,7 @@ before(async () => {
   });
   // The helper tars before this chmod can happen: tar again, with the same normalisation.
   fs.chmodSync(join(dir, "bb", "rootfs", "usr/local/bin/badinterp"), 0o755);
-  must("tar", [
-    "-C",
-    join(dir, "bb", "rootfs"),
-    "--sort=name",
-    "--mtime=@0",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
-    "-cf",
-    tar,
-    ".",
-  ]);
+  tarDirectory(join(dir, "bb", "rootfs"), tar);
   const imported = berth(root, ["import", "--change", "ENV IMAGE_VAR=from-image", tar, "rt/busybox:1"]);
   assert.equal(imported.code, 0, imported.stderr);
   store = LocalStore.open(root);

@@ -52,6 +52,7 @@ import {
 } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "../verbs/platform.js";
+import { readStoredImage } from "../verbs/stored-image.js";
 import { type Advice, adviseOnSize } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
 import { type CopySource, copyInto, planCopy } from "./copy.js";
@@ -961,11 +962,8 @@ function withDefaultPath(state: State): State {
 function readState(store: LocalStore, id: Digest): State {
   const record = getImage(store, id);
   if (!record) throw new BerthError("IMAGE_UNKNOWN", `No such image: ${id}`);
-  return {
-    id,
-    manifest: store.readManifest(record.manifest),
-    config: store.readConfig(id),
-  };
+  const { manifest, config } = readStoredImage(store, record);
+  return { id, manifest, config };
 }
 
 function tryImage(store: LocalStore, name: string): State | undefined {

@@ -515,6 +515,19 @@ class Parser {
     return root;
   }
 
+  /** The body of {{define}} or {{block}} up to its {{end}}: a template of its own, with only $. */
+  private defineBody(name: string, context: string): void {
+    const saved = this.vars;
+    const savedDepth = this.rangeDepth;
+    this.vars = ["$"];
+    this.rangeDepth = 0;
+    const [list, end] = this.itemList();
+    if (end.k !== "end") this.errorf(`unexpected ${listItemString(end)} in ${context}`);
+    this.vars = saved;
+    this.rangeDepth = savedDepth;
+    this.addDefine(name, list);
+  }
+
   private addDefine(name: string, list: Node[]): void {
     const existing = this.defines.get(name);
     if (existing !== undefined && !isEmptyList(existing) && !isEmptyList(list)) {
@@ -528,15 +541,7 @@ class Parser {
     const nameTok = this.nextNonSpace();
     const name = this.templateName(nameTok, context);
     this.expect("rightDelim", context);
-    const saved = this.vars;
-    const savedDepth = this.rangeDepth;
-    this.vars = ["$"];
-    this.rangeDepth = 0;
-    const [list, end] = this.itemList();
-    if (end.k !== "end") this.errorf(`unexpected ${listItemString(end)} in ${context}`);
-    this.vars = saved;
-    this.rangeDepth = savedDepth;
-    this.addDefine(name, list);
+    this.defineBody(name, context);
   }
 
   private templateName(tok: Item, context: string): string {
@@ -635,15 +640,7 @@ class Parser {
     const tok = this.nextNonSpace();
     const name = this.templateName(tok, context);
     const pipe = this.pipeline(context, "rightDelim");
-    const saved = this.vars;
-    const savedDepth = this.rangeDepth;
-    this.vars = ["$"];
-    this.rangeDepth = 0;
-    const [list, end] = this.itemList();
-    if (end.k !== "end") this.errorf(`unexpected ${listItemString(end)} in ${context}`);
-    this.vars = saved;
-    this.rangeDepth = savedDepth;
-    this.addDefine(name, list);
+    this.defineBody(name, context);
     return { k: "template", pos: tok.pos, name, pipe };
   }
 

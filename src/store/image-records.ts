@@ -134,7 +134,8 @@ export function addTag(store: LocalStore, id: Digest, target: Reference): TagCha
 
 const SELECT_IMAGE = "SELECT * FROM images";
 
-function toRecord(store: LocalStore, row: ImageRow): ImageRecord {
+/** An images row as a record, with its tags and repo digests given. */
+function recordOf(row: ImageRow, tags: string[], repoDigests: string[]): ImageRecord {
   return {
     id: row.id as Digest,
     manifest: row.manifest as Digest,
@@ -147,12 +148,15 @@ function toRecord(store: LocalStore, row: ImageRow): ImageRecord {
     parent: (row.parent as Digest | null) ?? null,
     labels: row.labels ? (JSON.parse(row.labels) as Record<string, string>) : null,
     intermediate: row.intermediate === 1,
-    tags: store.db.prepare("SELECT name FROM tags WHERE image_id = ? ORDER BY name").pluck().all(row.id) as string[],
-    repoDigests: store.db
-      .prepare("SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name")
-      .pluck()
-      .all(row.id) as string[],
+    tags,
+    repoDigests,
   };
+}
+
+function toRecord(store: LocalStore, row: ImageRow): ImageRecord {
+  const names = (table: "tags" | "repo_digests") =>
+    store.db.prepare(`SELECT name FROM ${table} WHERE image_id = ? ORDER BY name`).pluck().all(row.id) as string[];
+  return recordOf(row, names("tags"), names("repo_digests"));
 }
 
 /** Every image with its tags, newest first; one query per table, not per image. */
@@ -176,21 +180,7 @@ export function listImages(store: LocalStore): ImageRecord[] {
     if (list) list.push(t.name);
     else digests.set(t.image_id, [t.name]);
   }
-  return rows.map((row) => ({
-    id: row.id as Digest,
-    manifest: row.manifest as Digest,
-    manifestMediaType: row.manifest_media_type,
-    manifestSize: row.manifest_size,
-    created: row.created,
-    createdMs: row.created_ms,
-    size: row.size,
-    addedMs: row.added_ms,
-    parent: (row.parent as Digest | null) ?? null,
-    labels: row.labels ? (JSON.parse(row.labels) as Record<string, string>) : null,
-    intermediate: row.intermediate === 1,
-    tags: tags.get(row.id) ?? [],
-    repoDigests: digests.get(row.id) ?? [],
-  }));
+  return rows.map((row) => recordOf(row, tags.get(row.id) ?? [], digests.get(row.id) ?? []));
 }
 
 export function getImage(store: LocalStore, id: Digest): ImageRecord | undefined {
