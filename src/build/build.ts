@@ -438,7 +438,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     return hit;
   };
   const remember = (key: string, id: Digest) =>
-    store.write(() =>
+    store.update(() =>
       store.db
         .prepare("INSERT OR REPLACE INTO build_cache(key, image_id, created_ms) VALUES (?, ?, ?)")
         .run(key, id, Date.now()),

@@ -51,7 +51,7 @@ export function newContainerId(): string {
 
 /** Records a new container; a name in use is docker's conflict error. */
 export function insertContainer(store: LocalStore, c: ContainerRecord): void {
-  store.write(() => {
+  store.update(() => {
     const holder = store.db.prepare("SELECT id FROM containers WHERE name = ?").pluck().get(c.name) as
       | string
       | undefined;
@@ -77,7 +77,7 @@ export function updateContainer(
   id: string,
   change: { state?: ContainerState; size?: number; spec?: ContainerSpec },
 ): void {
-  store.write(() => {
+  store.update(() => {
     if (change.state) store.db.prepare("UPDATE containers SET state = ? WHERE id = ?").run(change.state, id);
     if (change.size !== undefined) store.db.prepare("UPDATE containers SET size = ? WHERE id = ?").run(change.size, id);
     if (change.spec)
@@ -86,7 +86,7 @@ export function updateContainer(
 }
 
 export function deleteContainer(store: LocalStore, id: string): void {
-  store.write(() => {
+  store.update(() => {
     store.db.prepare("DELETE FROM containers WHERE id = ?").run(id);
   });
 }

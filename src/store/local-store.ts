@@ -96,6 +96,15 @@ export class LocalStore {
       .immediate();
   }
 
+  /**
+   * A write transaction for metadata index.json does not show (containers, the build cache):
+   * the same lock as write, without rewriting the layout index.
+   */
+  update<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    return this.db.transaction(fn).immediate();
+  }
+
   private writeLayoutIndex(): void {
     const rows = this.db
       .prepare(
