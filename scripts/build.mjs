@@ -16,7 +16,7 @@ const common = {
   bundle: true,
   platform: "node",
   target: "node20",
-  external: ["better-sqlite3"],
+  external: ["better-sqlite3", "@node-rs/argon2"],
   logLevel: "warning",
   // import.meta.url in the CommonJS bundles: the bundle's own file (module resolution for
   // better-sqlite3 starts there).

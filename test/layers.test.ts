@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { REPO } from "./helpers.js";
 
 /**
- * Imports point one way: oci → format/image/dockerfile → store → archive/runtime → build/verbs → cli. A module may
+ * Imports point one way: oci → format/image/dockerfile → store → archive/runtime/registry-client → build/verbs/server → cli. A module may
  * import from its own layer or any layer below it, never above.
  */
 const RANK: Record<string, number> = {
@@ -16,7 +16,9 @@ const RANK: Record<string, number> = {
   store: 2,
   archive: 3,
   runtime: 3,
+  "registry-client": 3,
   build: 4,
+  server: 4,
   verbs: 4,
   cli: 5,
   "index.ts": 5,
