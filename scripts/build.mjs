@@ -7,7 +7,7 @@
 //   costs more than the evaluation it saves.
 // - dist/index.js (+ .d.ts from tsc): the library API.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -23,11 +23,14 @@ const common = {
   define: { "import.meta.url": "__berthModuleUrl" },
   banner: { js: 'var __berthModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 };
+// Outputs are written to a staging folder and renamed into dist/ one file at a time, so a berth
+// started while a build runs sees whole files (a cache from another build is refused by its hash).
+const staging = `dist/.staging-${process.pid}`;
 const cjs = {
   ...common,
   format: "cjs",
   outExtension: { ".js": ".cjs" },
-  outdir: "dist",
+  outdir: staging,
   minify: true,
   sourcemap: true,
 };
@@ -42,8 +45,10 @@ await build({
   sourcemap: true,
   entryPoints: { index: "src/index.ts" },
   format: "esm",
-  outdir: "dist",
+  outdir: staging,
 });
+for (const name of readdirSync(staging)) renameSync(join(staging, name), join("dist", name));
+rmSync(staging, { recursive: true, force: true });
 
 const run = (args, env = {}) =>
   execFileSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
