@@ -24,6 +24,7 @@ import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
+import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
 import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
 import { applyLayer } from "../runtime/apply-layer.js";
@@ -51,11 +52,11 @@ import {
   tagName,
 } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
-import { hostPlatform } from "../verbs/platform.js";
 import { readStoredImage } from "../verbs/stored-image.js";
 import { type Advice, adviseOnSize } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
 import { type CopySource, copyInto, planCopy } from "./copy.js";
+import { assertCanRun } from "./emulation.js";
 
 export interface BuildOptions {
   /** The context directory. */
@@ -81,6 +82,8 @@ export interface BuildOptions {
   network?: "none" | "host";
   /** --secret id=ID,src=FILE: what RUN --mount=type=secret mounts (never stored in a layer). */
   secrets?: Readonly<Record<string, string>>;
+  /** --platform: the target platform (TARGETPLATFORM, scratch stages, base images); default the host's. */
+  platform?: PlatformSpec;
 }
 
 export interface BuildResult {
@@ -167,7 +170,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   }
   const epoch = opts.epoch ?? 0;
   const log = opts.log ?? (() => undefined);
-  const platform = hostPlatform();
+  const buildPlatform = hostPlatform();
+  const targetPlatform = opts.platform ?? buildPlatform;
   const baseConfigs = new Map<string, ImageConfig | undefined>();
   const baseConfig = (name: string): ImageConfig | undefined => {
     if (!baseConfigs.has(name)) {
@@ -179,7 +183,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   const needed = neededStages(stages, targetIndex);
   const buildArgMap = new Map(Object.entries(opts.buildArgs ?? {}));
   const resolved: ResolvedBuild = resolveBuild(instructions, {
-    buildPlatform: platform,
+    buildPlatform,
+    targetPlatform,
     ...(opts.target ? { target: opts.target } : {}),
     buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
     stages: [...needed],
@@ -226,7 +231,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
 
   const buildStage = async (stage: ResolvedStage): Promise<State> => {
     let state: State;
-    if (stage.base.kind === "scratch") state = scratchState(platform);
+    const stagePlatform = stage.platform === undefined ? targetPlatform : parsePlatform(stage.platform);
+    if (stage.base.kind === "scratch") state = scratchState(stagePlatform);
     else if (stage.base.kind === "stage") state = await runStage(stage.base.index);
     else {
       const found = tryImage(store, stage.baseName);
@@ -234,6 +240,14 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         throw new BerthError(
           "IMAGE_UNKNOWN",
           `failed to resolve base image "${stage.baseName}": it is not in the store (berth load or berth pull it first)`,
+        );
+      }
+      const have = configPlatform(found.config);
+      if (!platformMatches(stagePlatform, have)) {
+        throw new BerthError(
+          "IMAGE_UNKNOWN",
+          `base image "${stage.baseName}" is ${formatPlatform(have)}, but this stage builds for ${formatPlatform(stagePlatform)}: ` +
+            `pull or load the ${formatPlatform(stagePlatform)} image (berth pull --platform ${formatPlatform(stagePlatform)} ${stage.baseName})`,
         );
       }
       state = found;
@@ -419,7 +433,16 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   /** The cache: a key → the image a step made, reused while that image exists. */
   const cacheKey = (state: State, step: ResolvedStep, extra: unknown): string =>
     createHash("sha256")
-      .update(JSON.stringify([state.id ?? "scratch", stripPositions(step.instruction), [...step.env], extra, epoch]))
+      // scratch has no image: its platform stands for it (a scratch stage for arm64 is not one for amd64)
+      .update(
+        JSON.stringify([
+          state.id ?? `scratch:${formatPlatform(configPlatform(state.config))}`,
+          stripPositions(step.instruction),
+          [...step.env],
+          extra,
+          epoch,
+        ]),
+      )
       .digest("hex");
   const cached = (key: string): State | undefined => {
     if (opts.noCache) return undefined;
@@ -745,6 +768,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
       }
     };
+    assertCanRun(configPlatform(state.config));
     const result = await runContainer(store, state.id, {
       entrypoint: [],
       cmd,
@@ -927,7 +951,13 @@ function stripPositions(ins: StageInstruction): unknown {
   return JSON.parse(JSON.stringify(ins, (k, v) => (k === "range" || k === "original" ? undefined : v)));
 }
 
-function scratchState(platform: { os: string; architecture: string }): State {
+function configPlatform(config: ImageConfig): PlatformSpec {
+  return config.variant
+    ? { os: config.os, architecture: config.architecture, variant: config.variant }
+    : { os: config.os, architecture: config.architecture };
+}
+
+function scratchState(platform: PlatformSpec): State {
   return {
     id: null,
     manifest: {
@@ -939,6 +969,7 @@ function scratchState(platform: { os: string; architecture: string }): State {
     config: {
       architecture: platform.architecture,
       os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
       // BuildKit's config for FROM scratch starts with WorkingDir "/"
       config: { WorkingDir: "/" },
       rootfs: { type: "layers", diff_ids: [] },

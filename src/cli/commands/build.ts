@@ -5,6 +5,7 @@ import { build } from "../../build/build.js";
 import { exportImage, parseOutput } from "../../build/export.js";
 import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
+import { parsePlatform } from "../../oci/platform.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -28,7 +29,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("--no-cache", "do not use the cache")
     .option("-q, --quiet", "suppress the build output and print the image ID")
     .option("--iidfile <file>", "write the image ID to the file")
-    .option("--platform <platform>", "target platform (only the host's is supported)")
+    .option("--platform <platform>", "target platform, e.g. linux/arm64 (default: the host's)")
     .option("--progress <mode>", "auto, plain or quiet", "auto")
     .option("--network <mode>", "network for RUN steps: default (none), none or host")
     .addOption(
@@ -39,12 +40,13 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
     .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
     .action(async (context, opts) => {
-      if (opts.platform && !/^linux\/(amd64|x86_64)$/.test(opts.platform) && process.arch === "x64") {
+      if (opts.platform?.includes(",")) {
         throw new BerthError(
-          "UNSUPPORTED",
-          `--platform ${opts.platform}: only the host's platform (linux/amd64) can be built here`,
+          "USAGE",
+          `--platform ${opts.platform}: berth builds one platform at a time (run one build per platform)`,
         );
       }
+      const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
       const buildArgs: Record<string, string> = {};
       for (const a of opts.buildArg) {
         const eq = a.indexOf("=");
@@ -84,6 +86,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         labels,
         secrets,
         epoch,
+        ...(platform ? { platform } : {}),
         ...(opts.network === "host" ? { network: "host" as const } : {}),
         ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
       }).catch((err: unknown) => {
