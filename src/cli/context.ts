@@ -6,7 +6,7 @@ export interface CliContext {
   env: Readonly<Record<string, string | undefined>>;
   stdin: Readable & { isTTY?: boolean };
   stdout: Writable & { isTTY?: boolean };
-  stderr: Writable;
+  stderr: Writable & { isTTY?: boolean; columns?: number; rows?: number };
   /** The store root chosen by --root, BERTH_ROOT or the default. */
   root(): string;
   /** Opens the store (once) for commands that need it. */

@@ -6,6 +6,7 @@ import { exportImage, parseOutput } from "../../build/export.js";
 import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
 import { parsePlatform } from "../../oci/platform.js";
+import { plainProgress, ttyProgress } from "../build-progress.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -30,7 +31,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "suppress the build output and print the image ID")
     .option("--iidfile <file>", "write the image ID to the file")
     .option("--platform <platform>", "target platform, e.g. linux/arm64 (default: the host's)")
-    .option("--progress <mode>", "auto, plain or quiet", "auto")
+    .option("--progress <mode>", "auto (tty on a terminal, else plain), plain, tty or quiet", "auto")
     .option("--network <mode>", "network for RUN steps: default (none), none or host")
     .addOption(
       new Option("--secret <spec>", "a secret for RUN --mount=type=secret: id=ID,src=FILE")
@@ -72,7 +73,14 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
       if (opts.network && !["default", "none", "host"].includes(opts.network)) {
         throw new BerthError("USAGE", `--network ${opts.network}: berth builds with none (the default) or host`);
       }
+      if (!["auto", "plain", "tty", "quiet"].includes(opts.progress)) {
+        throw new BerthError("USAGE", `--progress ${opts.progress}: give auto, plain, tty or quiet`);
+      }
       const quiet = opts.quiet === true || opts.progress === "quiet";
+      // a terminal of no size (a bare pty) would show none of a redrawn view
+      const tty =
+        opts.progress === "tty" || (opts.progress === "auto" && ctx.stderr.isTTY === true && ctx.stderr.rows !== 0);
+      const progress = quiet ? undefined : tty ? ttyProgress(ctx.stderr) : plainProgress(ctx.stderr);
       const epochText = ctx.env.SOURCE_DATE_EPOCH;
       const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
       const result = await build(ctx.store(), {
@@ -88,14 +96,16 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         epoch,
         ...(platform ? { platform } : {}),
         ...(opts.network === "host" ? { network: "host" as const } : {}),
-        ...(quiet ? {} : { log: (line: string) => ctx.stderr.write(`${line}\n`), output: ctx.stderr }),
+        ...(progress ? { log: progress.log, output: progress.output } : {}),
       }).catch((err: unknown) => {
+        progress?.done(false);
         // docker build exits 1 for a build that fails (a bad Dockerfile, a failing RUN);
         // 125 stays for berth's own usage errors, which commander reports before this.
         if (err instanceof BerthError && err.code === "USAGE")
           throw new BerthError("BUILD_FAILED", err.message, { cause: err });
         throw err;
       });
+      progress?.done(true);
       if (opts.iidfile) writeFileSync(opts.iidfile, result.id);
       if (output) await exportImage(ctx.store(), result.id, result.tags, output, ctx.stdout);
       if (quiet) {
