@@ -5,6 +5,7 @@ import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { Compression } from "../oci/media-types.js";
 import type { ByteSource, Expected, Measured } from "../oci/verify.js";
+import { zstdDecompress } from "./zstd.js";
 
 /** Where ingested bytes go: the local store's Lease, or any sink that verifies the same way. */
 export interface BlobWriter {
@@ -98,16 +99,20 @@ export async function ingestLayer(
   const probe = new LayerProbe(compression !== "none");
   let observer: Writable = probe;
   let inflated: Promise<void> = Promise.resolve();
-  if (compression === "gzip") {
-    const gunzip = createGunzip();
-    gunzip.pipe(probe);
-    observer = gunzip;
+  if (compression === "gzip" || compression === "zstd") {
+    const inflate = compression === "gzip" ? createGunzip() : zstdDecompress(what);
+    inflate.pipe(probe);
+    observer = inflate;
     inflated = new Promise((resolve, reject) => {
       probe.on("finish", resolve);
-      gunzip.on("error", (err) => reject(new BerthError("INVALID_ARCHIVE", `${what}: bad gzip data (${err.message})`)));
+      inflate.on("error", (err) =>
+        reject(
+          err instanceof BerthError
+            ? err
+            : new BerthError("INVALID_ARCHIVE", `${what}: bad ${compression} data (${err.message})`),
+        ),
+      );
     });
-  } else if (compression === "zstd") {
-    throw new BerthError("UNSUPPORTED", `${what}: zstd-compressed layers are not supported by load yet`);
   } else {
     inflated = new Promise((resolve) => probe.on("finish", resolve));
   }
