@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System packages: the peers the compatibility tests run against (docker, podman, skopeo,
 # umoci, oci-image-tool, Distribution), the OCI runtimes, and a static busybox for offline bases.
-packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd pigz attr bzip2 xz-utils debootstrap ca-certificates)
+packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd pigz attr bzip2 xz-utils debootstrap ca-certificates apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

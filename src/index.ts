@@ -10,6 +10,7 @@ export { BerthError, type ErrorCode } from "./oci/errors.js";
 export { MediaType } from "./oci/media-types.js";
 export { familiarName, formatReference, parseReference, type Reference } from "./oci/reference.js";
 export type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from "./oci/schema.js";
+export { type RegistryConfig, registryConfigFromEnv } from "./registry-client/registry-config.js";
 export { removeContainer } from "./runtime/remove.js";
 export { type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
 export { defaultRoot } from "./store/default-root.js";
@@ -20,6 +21,7 @@ export { type ImageRow, images, type ListOptions } from "./verbs/images.js";
 export { type ImportOptions, importImage } from "./verbs/import.js";
 export { type ImageInspect, inspectImage } from "./verbs/inspect.js";
 export { type LoadResult, load } from "./verbs/load.js";
+export { type LoginResult, login, logout } from "./verbs/login.js";
 export {
   type DiskUsage,
   diskUsage,
@@ -28,9 +30,12 @@ export {
   pruneImages,
   pruneSystem,
 } from "./verbs/prune.js";
+export { type PulledImage, type PullOptions, pull } from "./verbs/pull.js";
+export { type PushedImage, type PushOptions, push } from "./verbs/push.js";
 export { type RemoveResult, removeImage } from "./verbs/rmi.js";
 export { save } from "./verbs/save.js";
 export { tag } from "./verbs/tag.js";
+export type { TransferEvent } from "./verbs/transfer-events.js";
 
 import { LocalStore } from "./store/local-store.js";
 /** Opens the store at `root` (see defaultRoot for docker-like defaults). */

@@ -7,7 +7,11 @@ import { registerBuild } from "./commands/build.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerLogin, registerLogout } from "./commands/login.js";
 import { registerContainerPrune, registerImagePrune, registerSystemDf, registerSystemPrune } from "./commands/prune.js";
+import { registerPull } from "./commands/pull.js";
+import { registerPush } from "./commands/push.js";
+import { registerRegistryAdmin } from "./commands/registry-admin.js";
 import { registerRm, registerRmi } from "./commands/rmi.js";
 import { registerRun } from "./commands/run.js";
 import { registerTag } from "./commands/tag.js";
@@ -82,11 +86,23 @@ export async function main(io: Io): Promise<number> {
   registerImport(program.command("import").description("import a file system tar as an image"), ctx);
   registerImport(imageCmd.command("import").description("import a file system tar as an image"), ctx);
   registerImagePrune(imageCmd.command("prune").description("remove unused images"), ctx);
+  registerPull(program.command("pull").description("download an image from a registry"), ctx);
+  registerPull(imageCmd.command("pull").description("download an image from a registry"), ctx);
+  registerPush(program.command("push").description("upload an image to a registry"), ctx);
+  registerPush(imageCmd.command("push").description("upload an image to a registry"), ctx);
+  registerLogin(program.command("login").description("log in to a registry"), ctx);
+  registerLogout(program.command("logout").description("log out from a registry"), ctx);
   const systemCmd = program.command("system").description("manage berth");
   registerSystemPrune(systemCmd.command("prune").description("remove unused data"), ctx);
   registerSystemDf(systemCmd.command("df").description("show disk usage"), ctx);
   const containerCmd = program.command("container").description("manage containers");
   registerContainerPrune(containerCmd.command("prune").description("remove all stopped containers"), ctx);
+  // one group for the registry's administration: tenancy (registry-admin.ts) and the server's gc
+  const registryCmd = program
+    .command("registry")
+    .description("administer a berth serve registry (works while it runs)")
+    .option("--root <dir>", "the registry's root directory, as given to berth serve --root");
+  registerRegistryAdmin(registryCmd, ctx);
 
   try {
     await program.parseAsync(io.argv, { from: "user" });

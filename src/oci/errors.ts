@@ -13,9 +13,12 @@ export type ErrorCode =
   | "IMAGE_UNKNOWN"
   | "IMAGE_IN_USE"
   | "CONFLICT"
+  | "NOT_FOUND"
   | "USAGE"
   | "BUILD_FAILED"
   | "UNSUPPORTED"
+  | "REGISTRY"
+  | "NETWORK"
   | "STORE";
 
 export class BerthError extends Error {

@@ -294,3 +294,46 @@ export function deleteImageRow(store: LocalStore, id: Digest): { removed: Digest
   store.db.prepare("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)").run();
   return store.deleteUnreferenced(blobs);
 }
+
+/**
+ * Whether a stored image already pairs blob `digest` with layer `diffId`: then a pull that
+ * finds the blob present knows its diffID without unpacking it again.
+ */
+export function blobHasDiffId(store: LocalStore, digest: Digest, diffId: Digest): boolean {
+  return (
+    store.db
+      .prepare(
+        `SELECT 1 FROM image_blobs b JOIN image_layers l ON l.image_id = b.image_id
+          WHERE b.digest = ? AND l.diff_id = ? LIMIT 1`,
+      )
+      .get(digest, diffId) !== undefined
+  );
+}
+
+/** Names (tags and repo digests) of images that hold `digest`: where a push may mount it from. */
+export function namesHoldingBlob(store: LocalStore, digest: Digest): string[] {
+  return store.db
+    .prepare(
+      `SELECT t.name FROM tags t JOIN image_blobs b ON b.image_id = t.image_id WHERE b.digest = ?
+       UNION SELECT r.name FROM repo_digests r JOIN image_blobs b ON b.image_id = r.image_id WHERE b.digest = ?`,
+    )
+    .pluck()
+    .all(digest, digest) as string[];
+}
+
+/** Records that the registry holds an image under `name@digest` (docker adds this after a push). */
+export function addRepoDigest(store: LocalStore, name: string, id: Digest): void {
+  store.write(() => {
+    store.db.prepare("INSERT OR REPLACE INTO repo_digests(name, image_id) VALUES (?, ?)").run(name, id);
+  });
+}
+
+/** Tags (full names) of one repository, e.g. every `localhost:5000/app:*`. */
+export function tagsOfRepository(store: LocalStore, repository: string): string[] {
+  return (
+    store.db
+      .prepare("SELECT name FROM tags WHERE name > ? AND name < ? ORDER BY name")
+      .pluck()
+      .all(`${repository}:`, `${repository};`) as string[]
+  ).filter((n) => n.lastIndexOf(":") === repository.length);
+}

@@ -360,6 +360,14 @@ export class Lease {
     return measured;
   }
 
+  /**
+   * Moves a file the caller wrote and verified against `digest` (a resumable download keeps
+   * its own partial file) into the store, as ingest does with its temp file.
+   */
+  adoptVerified(path: string, digest: Digest): void {
+    this.commit(path, digest);
+  }
+
   private commit(tmp: string, digest: Digest): void {
     // Lease first, then look: a prune that ran before the lease row may have removed an
     // older copy, and one that runs after it sees the lease.

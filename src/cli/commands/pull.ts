@@ -1,0 +1,39 @@
+import type { Command } from "@commander-js/extra-typings";
+import { familiarName, formatReference, parseReference } from "../../oci/reference.js";
+import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
+import { pull } from "../../verbs/pull.js";
+import type { CliContext } from "../context.js";
+import { TransferView } from "../transfer-view.js";
+
+/** `pull [-a] [--platform P] [-q] NAME[:TAG|@DIGEST]`, with docker's output. */
+export function registerPull(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<name>", "NAME[:TAG|@DIGEST]")
+    .option("-a, --all-tags", "download all tagged images in the repository")
+    .option("--platform <platform>", "set platform if server is multi-platform capable (os/arch[/variant])")
+    .option("-q, --quiet", "suppress verbose output")
+    .action(async (name, opts) => {
+      const ref = parseReference(name);
+      const view = new TransferView(ctx.stdout, opts.quiet);
+      if (!ref.tag && !ref.digest && !opts.allTags) view.line("Using default tag: latest");
+      const pulled = await pull(ctx.store(), name, {
+        registry: registryConfigFromEnv(ctx.env),
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        ...(opts.allTags ? { allTags: true } : {}),
+        onProgress: view.event,
+        onStart: (r) => view.line(`${r.digest ?? r.tag}: Pulling from ${r.path}`),
+      });
+      view.flush();
+      const last = pulled[pulled.length - 1];
+      if (!last) return;
+      const shown = opts.allTags ? familiarName(ref) : formatReference(parseReference(last.reference), true);
+      const fresh = pulled.some((p) => p.downloaded);
+      let out = "";
+      if (!opts.quiet) {
+        out += `Digest: ${last.digest}\n`;
+        out += `Status: ${fresh ? "Downloaded newer image" : "Image is up to date"} for ${shown}\n`;
+      }
+      out += `${opts.allTags ? `${ref.domain}/${ref.path}` : last.reference}\n`;
+      ctx.stdout.write(out);
+    });
+}

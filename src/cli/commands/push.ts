@@ -1,0 +1,30 @@
+import type { Command } from "@commander-js/extra-typings";
+import { familiarName, parseReference } from "../../oci/reference.js";
+import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
+import { push } from "../../verbs/push.js";
+import type { CliContext } from "../context.js";
+import { TransferView } from "../transfer-view.js";
+
+/** `push [-a] [-q] NAME[:TAG]`, with docker's output. */
+export function registerPush(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<name>", "NAME[:TAG]")
+    .option("-a, --all-tags", "push all tags of the repository")
+    .option("-q, --quiet", "suppress verbose output")
+    .action(async (name, opts) => {
+      const ref = parseReference(name);
+      const view = new TransferView(ctx.stdout, opts.quiet);
+      if (!ref.tag && !opts.allTags) view.line("Using default tag: latest");
+      view.line(`The push refers to repository [${familiarName(ref)}]`);
+      const pushed = await push(ctx.store(), name, {
+        registry: registryConfigFromEnv(ctx.env),
+        ...(opts.allTags ? { allTags: true } : {}),
+        onProgress: view.event,
+      });
+      view.flush();
+      let out = "";
+      for (const p of pushed)
+        out += opts.quiet ? `${p.reference}\n` : `${p.tag}: digest: ${p.digest} size: ${p.size}\n`;
+      ctx.stdout.write(out);
+    });
+}

@@ -1,0 +1,177 @@
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type BlobWriter, ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
+import { type Digest, digestAlgorithm, digestHex } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import { copyVerified, verifyBytes } from "../oci/verify.js";
+import type { Lease } from "../store/local-store.js";
+import { type RegistryClient, readLimited } from "./registry-client.js";
+
+export interface DownloadOptions {
+  client: RegistryClient;
+  repo: string;
+  digest: Digest;
+  size: number;
+  lease: Lease;
+  what: string;
+  /** Reconnections allowed after the body breaks off (each resumes where it stopped). */
+  attempts: number;
+  backoffMs: number;
+  /** Bytes received from the network (not those already on disk). */
+  onBytes?: (n: number) => void;
+  /** Told how many bytes an earlier, interrupted pull left. */
+  onResume?: (have: number) => void;
+}
+
+/** Errors that mean the bytes themselves are wrong: a partial file holding them must go. */
+const BAD_CONTENT = new Set(["DIGEST_MISMATCH", "SIZE_MISMATCH", "INVALID_ARCHIVE"]);
+
+/**
+ * Downloads a layer blob into the store, resumably: the bytes go to a partial file named by
+ * the digest (`tmp/partial-<alg>-<hex>`), so an interrupted pull (the registry went away,
+ * berth was stopped) continues with a Range request where it stopped, in this process or
+ * the next. The bytes already on disk are read again through the same hash and layer probe,
+ * so the blob enters the store only when all of it matches its digest, and its diffID and
+ * layer size are known.
+ */
+export async function downloadLayer(opts: DownloadOptions): Promise<StagedBlob> {
+  const store = opts.lease.store;
+  const partial = join(store.root, "tmp", `partial-${digestAlgorithm(opts.digest)}-${digestHex(opts.digest)}`);
+  // Claim the partial file by renaming it to a name with our pid (so a concurrent pull of the
+  // same blob starts its own, and prune's sweep leaves it alone while we live).
+  const claimed = `${store.tempPath()}-partial`;
+  try {
+    fs.renameSync(partial, claimed);
+  } catch {
+    fs.writeFileSync(claimed, "");
+  }
+  let have = fs.statSync(claimed).size;
+  if (have > opts.size) {
+    fs.truncateSync(claimed, 0);
+    have = 0;
+  }
+  if (have > 0) opts.onResume?.(have);
+  try {
+    const staged = await ingestLayer(
+      writerFor(claimed, have, opts),
+      source(claimed, have, opts),
+      { digest: opts.digest, size: opts.size },
+      opts.what,
+    );
+    fs.rmSync(claimed, { force: true });
+    return staged;
+  } catch (err) {
+    const bad = err instanceof BerthError && BAD_CONTENT.has(err.code);
+    if (bad) {
+      fs.rmSync(claimed, { force: true });
+      // The fault may lie in bytes an earlier run left: try once more from nothing.
+      if (have > 0) return downloadLayer(opts);
+    } else {
+      try {
+        fs.renameSync(claimed, partial);
+      } catch {
+        fs.rmSync(claimed, { force: true });
+      }
+    }
+    throw err;
+  }
+}
+
+/** Verifies as Lease.ingest does, but into our own partial file, which is then adopted. */
+function writerFor(claimed: string, have: number, opts: DownloadOptions): BlobWriter {
+  return {
+    ingest: async (src, expected, what, observers = []) => {
+      const measured = await copyVerified(src, appendAfter(claimed, have), expected, what, observers);
+      opts.lease.adoptVerified(claimed, measured.digest);
+      return measured;
+    },
+  };
+}
+
+/** A sink that skips the first `skip` bytes (already in the file) and appends the rest. */
+function appendAfter(path: string, skip: number): Writable {
+  const file = fs.createWriteStream(path, { flags: "a", highWaterMark: 1 << 20 });
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        cb();
+        return;
+      }
+      const rest = skip > 0 ? chunk.subarray(skip) : chunk;
+      skip = 0;
+      if (file.write(rest)) cb();
+      else file.once("drain", () => cb());
+    },
+    final(cb) {
+      file.end(() => cb());
+    },
+    destroy(err, cb) {
+      file.destroy();
+      cb(err);
+    },
+  });
+  file.on("error", (err) => sink.destroy(err));
+  return sink;
+}
+
+/** The bytes on disk, then the rest from the registry, reconnecting with Range when the body breaks off. */
+async function* source(claimed: string, have: number, opts: DownloadOptions): AsyncGenerator<Buffer> {
+  if (have > 0) {
+    for await (const c of fs.createReadStream(claimed, { end: have - 1, highWaterMark: 1 << 20 })) yield c as Buffer;
+  }
+  let pos = have;
+  let failures = 0;
+  while (pos < opts.size) {
+    let skip = 0;
+    try {
+      const { body, start } = await opts.client.openBlob(opts.repo, opts.digest, pos, opts.what);
+      skip = pos - start; // a server that ignored Range sends from 0
+      for await (const c of body) {
+        let chunk = c as Buffer;
+        if (skip > 0) {
+          if (skip >= chunk.length) {
+            skip -= chunk.length;
+            continue;
+          }
+          chunk = chunk.subarray(skip);
+          skip = 0;
+        }
+        pos += chunk.length;
+        opts.onBytes?.(chunk.length);
+        yield chunk;
+      }
+      if (pos < opts.size) throw Object.assign(new Error("the registry ended the blob early"), { code: "ECONNRESET" });
+    } catch (err) {
+      const transient =
+        (err as { transient?: boolean }).transient === true ||
+        ["ECONNRESET", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "EPIPE", "ECONNREFUSED"].includes(
+          (err as NodeJS.ErrnoException).code ?? "",
+        );
+      if (!transient || ++failures >= opts.attempts) throw err;
+      await sleep(opts.backoffMs * 2 ** (failures - 1));
+    }
+  }
+}
+
+/** A small blob (config) fetched into memory and verified before anyone reads it. */
+export async function fetchSmallBlob(
+  client: RegistryClient,
+  repo: string,
+  digest: Digest,
+  size: number,
+  what: string,
+): Promise<Buffer> {
+  if (size > 64 << 20) throw new BerthError("REGISTRY", `${what}: ${size} bytes is too large for an image config`);
+  const { body } = await client.openBlob(repo, digest, 0, what);
+  const bytes = await readLimited(body, size, what).catch((err: unknown) => {
+    throw err instanceof BerthError
+      ? new BerthError("SIZE_MISMATCH", `${what}: more than the ${size} bytes the manifest says`)
+      : err;
+  });
+  verifyBytes(bytes, { digest, size }, what);
+  return bytes;
+}

@@ -1,0 +1,248 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import type { Digest } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import { pullScope, pushScope, type RegistryClient } from "./registry-client.js";
+import { RegistryError, registryError } from "./registry-error.js";
+import { type HttpResponse, header } from "./transport.js";
+
+export interface UploadOptions {
+  client: RegistryClient;
+  repo: string;
+  digest: Digest;
+  size: number;
+  /** The blob's bytes from `start` up to (not including) `end`. */
+  open: (start: number, end: number) => Readable;
+  /** Repositories of the same registry that may hold the blob already (cross-repository mount). */
+  mountFrom: readonly string[];
+  /** Where upload locations are remembered, so a later run resumes an interrupted upload. */
+  journalDir: string;
+  /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of chunkSize. */
+  monolithicMax: number;
+  chunkSize: number;
+  attempts: number;
+  backoffMs: number;
+  onBytes?: (n: number) => void;
+  /** Told the offset an interrupted upload resumes from. */
+  onResume?: (offset: number) => void;
+}
+
+export type UploadOutcome = { kind: "exists" } | { kind: "mounted"; from: string } | { kind: "pushed" };
+
+const journalSchema = z.object({ location: z.string() });
+
+/**
+ * Puts one blob into a repository (distribution spec §Pushing blobs): nothing when it is
+ * there already (HEAD), a mount when another repository of the registry has it, else an
+ * upload: one PUT for small blobs, PATCH chunks for large ones. After a chunk fails, the
+ * registry is asked how much it has (GET on the upload) and the upload continues from there;
+ * the upload's location is kept on disk between chunks, so a rerun resumes it too.
+ */
+export async function uploadBlob(opts: UploadOptions): Promise<UploadOutcome> {
+  const { client, repo, digest } = opts;
+  const _what = `blob ${digest}`;
+  const existing = await client.blobSize(repo, digest, [pushScope(repo)]);
+  if (existing !== undefined && existing === opts.size) return { kind: "exists" };
+  const journal = journalPath(opts);
+
+  let failures = 0;
+  let upload = await resumeFromJournal(opts, journal);
+  for (;;) {
+    try {
+      if (!upload) {
+        const started = await startUpload(opts);
+        if (started.kind === "mounted") return started;
+        upload = { location: started.location, offset: 0 };
+      }
+      if (upload.offset === 0 && opts.size <= opts.monolithicMax) {
+        await finish(opts, upload.location, opts.size > 0 ? () => counted(opts.open(0, opts.size), opts) : undefined);
+      } else {
+        while (upload.offset < opts.size) {
+          const end = Math.min(upload.offset + opts.chunkSize, opts.size);
+          upload = await patchChunk(opts, upload, end);
+          writeJournal(journal, upload.location);
+        }
+        await finish(opts, upload.location, undefined);
+      }
+      fs.rmSync(journal, { force: true });
+      return { kind: "pushed" };
+    } catch (err) {
+      if (!retriable(err) || ++failures >= opts.attempts) throw err;
+      await sleep(opts.backoffMs * 2 ** (failures - 1));
+      // Ask the registry what it kept; a refused or unknown upload starts again from nothing.
+      upload = upload ? await uploadStatus(opts, upload.location).catch(() => undefined) : undefined;
+      if (upload) opts.onResume?.(upload.offset);
+    }
+  }
+}
+
+function retriable(err: unknown): boolean {
+  if (err instanceof RegistryError)
+    return (
+      err.status >= 500 ||
+      err.status === 429 ||
+      err.registryCode === "BLOB_UPLOAD_INVALID" ||
+      err.registryCode === "BLOB_UPLOAD_UNKNOWN"
+    );
+  if (err instanceof BerthError) return (err as { transient?: boolean }).transient === true;
+  const code = (err as NodeJS.ErrnoException).code ?? "";
+  return ["ECONNRESET", "EPIPE", "ECONNREFUSED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code);
+}
+
+interface UploadState {
+  location: string;
+  offset: number;
+}
+
+function journalPath(opts: UploadOptions): string {
+  const key = createHash("sha256").update(`${opts.client.host}/${opts.repo}@${opts.digest}`).digest("hex").slice(0, 32);
+  return join(opts.journalDir, `upload-${key}.json`);
+}
+
+function writeJournal(path: string, location: string): void {
+  const tmp = `${path}.${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify({ location }));
+  fs.renameSync(tmp, path);
+}
+
+async function resumeFromJournal(opts: UploadOptions, journal: string): Promise<UploadState | undefined> {
+  let location: string;
+  try {
+    location = journalSchema.parse(JSON.parse(fs.readFileSync(journal, "utf8"))).location;
+  } catch {
+    return undefined;
+  }
+  const state = await uploadStatus(opts, location).catch(() => undefined);
+  if (!state || state.offset > opts.size) {
+    fs.rmSync(journal, { force: true });
+    return undefined;
+  }
+  opts.onResume?.(state.offset);
+  return state;
+}
+
+/** GET on an upload (spec §Resuming an upload): `Range: 0-<last>` says how many bytes it holds. */
+async function uploadStatus(opts: UploadOptions, location: string): Promise<UploadState> {
+  const res = await opts.client.request({
+    method: "GET",
+    path: opts.client.url(location),
+    scopes: [pushScope(opts.repo)],
+  });
+  if (res.status !== 204 && res.status !== 200)
+    throw await registryError(res, `resuming the upload of blob ${opts.digest}`);
+  await res.body.dump().catch(() => undefined);
+  return { location: nextLocation(opts, res, location), offset: rangeEnd(res) };
+}
+
+/** The offset after `Range: 0-<last>`; a registry that holds nothing sends `0-0` or no Range. */
+function rangeEnd(res: HttpResponse): number {
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res.headers, "range") ?? "");
+  if (!m) return 0;
+  const last = Number(m[1]);
+  return last === 0 ? 0 : last + 1;
+}
+
+function nextLocation(opts: UploadOptions, res: HttpResponse, previous: string): string {
+  const loc = header(res.headers, "location");
+  return loc ? opts.client.url(new URL(loc, opts.client.url(previous))).toString() : previous;
+}
+
+async function startUpload(
+  opts: UploadOptions,
+): Promise<{ kind: "mounted"; from: string } | { kind: "upload"; location: string }> {
+  const { client, repo, digest } = opts;
+  // Mount from the first repository that may have it; a 202 instead of 201 is a plain upload.
+  const from = opts.mountFrom.find((r) => r !== repo);
+  if (from) {
+    const url = client.url(`${repo}/blobs/uploads/`);
+    url.searchParams.set("mount", digest);
+    url.searchParams.set("from", from);
+    const res = await client.request({
+      method: "POST",
+      path: url,
+      scopes: [pushScope(repo), pullScope(from)],
+      idempotent: true,
+    });
+    if (res.status === 201) {
+      await res.body.dump().catch(() => undefined);
+      return { kind: "mounted", from };
+    }
+    if (res.status === 202 && header(res.headers, "location")) {
+      await res.body.dump().catch(() => undefined);
+      return { kind: "upload", location: nextLocation(opts, res, url.toString()) };
+    }
+    await res.body.dump().catch(() => undefined); // a refused mount is not fatal: upload instead
+  }
+  const url = client.url(`${repo}/blobs/uploads/`);
+  const res = await client.request({ method: "POST", path: url, scopes: [pushScope(repo)], idempotent: true });
+  if (res.status !== 202 || !header(res.headers, "location"))
+    throw await registryError(res, `starting the upload of blob ${digest}`);
+  await res.body.dump().catch(() => undefined);
+  return { kind: "upload", location: nextLocation(opts, res, url.toString()) };
+}
+
+async function patchChunk(opts: UploadOptions, upload: UploadState, end: number): Promise<UploadState> {
+  const start = upload.offset;
+  const res = await opts.client.request({
+    method: "PATCH",
+    path: opts.client.url(upload.location),
+    scopes: [pushScope(opts.repo)],
+    headers: {
+      "content-type": "application/octet-stream",
+      "content-range": `${start}-${end - 1}`,
+      "content-length": String(end - start),
+    },
+    body: () => counted(opts.open(start, end), opts),
+    idempotent: false,
+  });
+  if (res.status !== 202) throw await registryError(res, `uploading blob ${opts.digest}`);
+  await res.body.dump().catch(() => undefined);
+  const confirmed = rangeEnd(res);
+  // The registry says how much it holds; trust it only when it is what we sent.
+  if (header(res.headers, "range") && confirmed !== end) {
+    return { location: nextLocation(opts, res, upload.location), offset: confirmed };
+  }
+  return { location: nextLocation(opts, res, upload.location), offset: end };
+}
+
+async function finish(opts: UploadOptions, location: string, body: (() => Readable) | undefined): Promise<void> {
+  const url = opts.client.url(location);
+  url.searchParams.set("digest", opts.digest);
+  const res = await opts.client.request({
+    method: "PUT",
+    path: url,
+    scopes: [pushScope(opts.repo)],
+    headers: {
+      "content-type": "application/octet-stream",
+      "content-length": body ? String(opts.size) : "0",
+    },
+    ...(body ? { body } : {}),
+    idempotent: false,
+  });
+  if (res.status !== 201 && res.status !== 204)
+    throw await registryError(res, `finishing the upload of blob ${opts.digest}`);
+  await res.body.dump().catch(() => undefined);
+  const announced = header(res.headers, "docker-content-digest");
+  if (announced && announced !== opts.digest) {
+    throw new BerthError("DIGEST_MISMATCH", `blob ${opts.digest}: the registry stored it as ${announced}`);
+  }
+}
+
+/** Reports bytes as the request body reads them (pulled by the socket, so backpressure holds). */
+function counted(stream: Readable, opts: UploadOptions): Readable {
+  const onBytes = opts.onBytes;
+  if (!onBytes) return stream;
+  return Readable.from(
+    (async function* () {
+      for await (const c of stream) {
+        onBytes((c as Buffer).length);
+        yield c as Buffer;
+      }
+    })(),
+    { objectMode: false, highWaterMark: 1 << 20 },
+  );
+}

@@ -1,0 +1,312 @@
+import type { Readable } from "node:stream";
+import { z } from "zod";
+import { type Digest, sha256 } from "../oci/digest.js";
+import type { Scope } from "../oci/distribution.js";
+import { BerthError } from "../oci/errors.js";
+import { MediaType } from "../oci/media-types.js";
+import { RegistryAuth } from "./auth.js";
+import type { Credential } from "./credentials.js";
+import { apiHost, isLoopback, isNamedInsecure, type RegistryConfig } from "./registry-config.js";
+import { RegistryError, registryError } from "./registry-error.js";
+import {
+  type HttpRequest,
+  type HttpResponse,
+  header,
+  isTlsProtocolError,
+  isTransientNetworkError,
+  networkError,
+  type Transport,
+} from "./transport.js";
+
+/** What a manifest GET asks for: every image format berth reads (distribution spec §Pulling manifests). */
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.ociManifest,
+  MediaType.dockerManifestList,
+  MediaType.dockerManifest,
+] as const;
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+/** Manifests and indexes are small; a registry that sends more is refused (Distribution's limit is 4 MiB). */
+const MANIFEST_MAX = 4 << 20;
+
+const tagListSchema = z.looseObject({ name: z.string(), tags: z.array(z.string()).nullish() });
+
+export interface RequestOptions {
+  method: HttpRequest["method"];
+  /** Path after `/v2/`, or an absolute URL the registry gave (upload locations, redirects). */
+  path: string | URL;
+  scopes: readonly Scope[];
+  headers?: Record<string, string>;
+  body?: HttpRequest["body"];
+  idempotent?: boolean;
+}
+
+export function pullScope(repo: string): Scope {
+  return { type: "repository", name: repo, actions: ["pull"] };
+}
+export function pushScope(repo: string): Scope {
+  return { type: "repository", name: repo, actions: ["pull", "push"] };
+}
+
+/**
+ * The distribution API of one registry: ping (which also picks https or, where allowed,
+ * http), authenticated requests, manifests, blobs and tags. Uploads and resumable downloads
+ * are built on it in blob-upload.ts and blob-download.ts.
+ */
+export class RegistryClient {
+  readonly host: string;
+  private base: URL | undefined;
+  readonly auth: RegistryAuth;
+
+  constructor(
+    /** The registry as references name it (`docker.io`, `localhost:5000`). */
+    readonly domain: string,
+    private readonly transport: Transport,
+    private readonly config: RegistryConfig,
+    credential: () => Credential | undefined,
+  ) {
+    this.host = apiHost(domain);
+    this.auth = new RegistryAuth(this.host, transport, credential);
+  }
+
+  /**
+   * `GET /v2/` (spec §API version check): learns the scheme and the auth challenge. HTTPS
+   * first; plain HTTP only for loopback and insecure-named registries, and only when the
+   * server does not speak TLS (as docker does).
+   */
+  async ping(): Promise<void> {
+    if (this.base) return;
+    const mayUseHttp = isLoopback(this.host) || isNamedInsecure(this.host, this.config.insecure);
+    let res: HttpResponse;
+    let base = new URL(`https://${this.host}/v2/`);
+    try {
+      res = await this.transport.send({ method: "GET", url: base, idempotent: true });
+    } catch (err) {
+      if (!mayUseHttp || !(isTlsProtocolError(err) || isTransientNetworkError(err))) {
+        throw tlsOrNetwork(this.host, err);
+      }
+      base = new URL(`http://${this.host}/v2/`);
+      try {
+        res = await this.transport.send({ method: "GET", url: base, idempotent: true });
+      } catch (err2) {
+        throw networkError(this.host, err2);
+      }
+    }
+    await res.body.dump().catch(() => undefined);
+    if (res.status === 401) this.auth.setChallenge(header(res.headers, "www-authenticate"));
+    else if (res.status !== 200) {
+      throw new RegistryError(
+        res.status,
+        "UNKNOWN",
+        `${this.host} does not answer as a registry (GET /v2/ gave HTTP ${res.status})`,
+      );
+    }
+    this.base = base;
+  }
+
+  get baseUrl(): URL {
+    if (!this.base) throw new Error("RegistryClient used before ping");
+    return this.base;
+  }
+
+  url(path: string | URL): URL {
+    return path instanceof URL ? path : new URL(path, this.baseUrl);
+  }
+
+  /**
+   * One request with auth: the header for the scopes, and after a 401 one more try with a
+   * fresh token for the scopes the challenge asks for (an expired token, a wider scope).
+   */
+  async request(opts: RequestOptions): Promise<HttpResponse> {
+    await this.ping();
+    const url = this.url(opts.path);
+    let scopes = this.auth.widen(opts.scopes);
+    const send = async (authorization: string | undefined) => {
+      try {
+        return await this.transport.send({
+          method: opts.method,
+          url,
+          headers: { ...opts.headers, ...(authorization ? { authorization } : {}) },
+          ...(opts.body ? { body: opts.body } : {}),
+          idempotent: opts.idempotent ?? (opts.method === "GET" || opts.method === "HEAD"),
+        });
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        throw Object.assign(networkError(this.host, err), { transient: isTransientNetworkError(err) });
+      }
+    };
+    // A different host (a CDN a blob redirected to) gets no credentials of ours.
+    const sameHost = url.host === this.baseUrl.host;
+    let res = await send(sameHost ? await this.auth.authorization(scopes) : undefined);
+    if (res.status === 401 && sameHost) {
+      const next = this.auth.onUnauthorized(res, scopes);
+      if (next) {
+        await res.body.dump().catch(() => undefined);
+        scopes = next;
+        res = await send(await this.auth.authorization(scopes, true));
+      }
+    }
+    return res;
+  }
+
+  /** GET a manifest by tag or digest; its bytes are checked against the digest asked for or announced. */
+  async getManifest(repo: string, reference: string, what: string): Promise<FetchedManifest> {
+    const res = await this.request({
+      method: "GET",
+      path: `${repo}/manifests/${reference}`,
+      scopes: [pullScope(repo)],
+      headers: { accept: MANIFEST_ACCEPT.join(", ") },
+    });
+    if (res.status !== 200) throw await registryError(res, what);
+    const bytes = await readLimited(res.body, MANIFEST_MAX, what);
+    const digest = sha256(bytes);
+    // Never trust the registry: by digest the bytes must hash to it; by tag they must hash to
+    // what the registry says it sent, when it says.
+    if (reference.includes(":") && reference !== digest) {
+      throw new BerthError(
+        "DIGEST_MISMATCH",
+        `${what}: the registry sent content with digest ${digest}, not ${reference}`,
+      );
+    }
+    const announced = header(res.headers, "docker-content-digest");
+    if (announced?.startsWith("sha256:") && announced !== digest) {
+      throw new BerthError(
+        "DIGEST_MISMATCH",
+        `${what}: content has digest ${digest}, the registry announced ${announced}`,
+      );
+    }
+    const contentType = (header(res.headers, "content-type") ?? "").split(";")[0]?.trim() ?? "";
+    return { bytes, mediaType: mediaTypeOf(bytes, contentType), digest };
+  }
+
+  /** PUT a manifest (spec §Pushing manifests); returns its digest, checked against the registry's. */
+  async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string, what: string): Promise<Digest> {
+    const res = await this.request({
+      method: "PUT",
+      path: `${repo}/manifests/${reference}`,
+      scopes: [pushScope(repo)],
+      headers: { "content-type": mediaType },
+      body: () => bytes,
+      idempotent: true,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await registryError(res, what);
+    await res.body.dump().catch(() => undefined);
+    const digest = sha256(bytes);
+    const announced = header(res.headers, "docker-content-digest");
+    if (announced?.startsWith("sha256:") && announced !== digest) {
+      throw new BerthError("DIGEST_MISMATCH", `${what}: the registry stored digest ${announced}, berth sent ${digest}`);
+    }
+    return digest;
+  }
+
+  /** HEAD a blob (spec §Checking if content exists): its size, or undefined when absent. */
+  async blobSize(repo: string, digest: Digest, scopes: readonly Scope[]): Promise<number | undefined> {
+    const res = await this.request({ method: "HEAD", path: `${repo}/blobs/${digest}`, scopes });
+    await res.body.dump().catch(() => undefined);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await registryError(res, `checking blob ${digest}`);
+    const length = Number(header(res.headers, "content-length"));
+    return Number.isFinite(length) ? length : undefined;
+  }
+
+  /**
+   * GET a blob from `offset` (spec §Pulling blobs, with Range), following redirects to
+   * storage. `start` is where the body begins: 0 when the server ignored the Range.
+   */
+  async openBlob(
+    repo: string,
+    digest: Digest,
+    offset: number,
+    what: string,
+  ): Promise<{ body: Readable; start: number }> {
+    let path: string | URL = `${repo}/blobs/${digest}`;
+    for (let hops = 0; hops < 5; hops++) {
+      const res = await this.request({
+        method: "GET",
+        path,
+        scopes: [pullScope(repo)],
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      });
+      if (res.status >= 300 && res.status < 400 && header(res.headers, "location")) {
+        await res.body.dump().catch(() => undefined);
+        path = new URL(header(res.headers, "location") as string, this.url(path));
+        continue;
+      }
+      if (res.status === 206) return { body: res.body, start: offset };
+      if (res.status === 200) return { body: res.body, start: 0 };
+      if (res.status === 416) {
+        await res.body.dump().catch(() => undefined);
+        return this.openBlob(repo, digest, 0, what);
+      }
+      throw await registryError(res, what);
+    }
+    throw new BerthError("REGISTRY", `${what}: too many redirects`);
+  }
+
+  /** Every tag of a repository, following the `Link` header's pages (spec §Listing tags). */
+  async listTags(repo: string, what: string): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | URL = `${repo}/tags/list`;
+    for (let page = 0; page < 1000; page++) {
+      const res = await this.request({ method: "GET", path, scopes: [pullScope(repo)] });
+      if (res.status !== 200) throw await registryError(res, what);
+      const bytes = await readLimited(res.body, 16 << 20, what);
+      let json: unknown;
+      try {
+        json = JSON.parse(bytes.toString("utf8"));
+      } catch {
+        throw new BerthError("REGISTRY", `${what}: the registry's tag list is not JSON`);
+      }
+      const parsed = tagListSchema.safeParse(json);
+      if (!parsed.success) throw new BerthError("REGISTRY", `${what}: the registry's tag list has no tags field`);
+      tags.push(...(parsed.data.tags ?? []));
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res.headers, "link") ?? "");
+      if (!next) break;
+      path = new URL(next[1] as string, this.baseUrl);
+    }
+    return tags;
+  }
+}
+
+function tlsOrNetwork(host: string, err: unknown): BerthError {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code)) {
+    return new BerthError(
+      "NETWORK",
+      `cannot verify the TLS certificate of registry ${host} (${e.code}): put its CA in /etc/docker/certs.d/${host}/ca.crt (or $BERTH_CERTS_D), or name it in BERTH_INSECURE_REGISTRIES`,
+      { cause: err },
+    );
+  }
+  return networkError(host, err);
+}
+
+/** The media type a manifest declares in its body wins over the header (registries get headers wrong). */
+function mediaTypeOf(bytes: Buffer, contentType: string): string {
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    if (typeof parsed.mediaType === "string" && parsed.mediaType) return parsed.mediaType;
+    if (Array.isArray(parsed.manifests)) return MediaType.ociIndex;
+    if (parsed.config) return MediaType.ociManifest;
+  } catch {
+    // not JSON: the schema check downstream says so
+  }
+  return contentType;
+}
+
+export async function readLimited(body: AsyncIterable<unknown>, max: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > max) throw new BerthError("REGISTRY", `${what}: more than ${max} bytes, too large for a manifest`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,143 @@
+import * as fs from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { DEFAULT_DOMAIN } from "../oci/reference.js";
+
+/**
+ * Where the client looks for what docker's users already configured: TLS roots per registry
+ * (certs.d), registries allowed over plain HTTP, and the docker CLI's config directory
+ * (logins). Read once at the edge (CLI, library caller) and passed down.
+ */
+export interface RegistryConfig {
+  /** docker's per-registry TLS folder: `<certsDir>/<host[:port]>/ca.crt`, client.cert/key. */
+  readonly certsDir: string;
+  /** Registries (host, host:port or IPv4 CIDR) allowed over plain HTTP and unverified TLS. */
+  readonly insecure: readonly string[];
+  /** Where config.json lives ($DOCKER_CONFIG, else ~/.docker). */
+  readonly dockerConfigDir: string;
+  /** Attempts per request on 5xx, 429 and broken connections (1 = no retry). */
+  readonly attempts: number;
+  /** First backoff delay in ms; it doubles per attempt. */
+  readonly backoffMs: number;
+}
+
+const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string()).optional() });
+
+/**
+ * The configuration from the environment, docker's way:
+ * - BERTH_CERTS_D (default /etc/docker/certs.d)
+ * - BERTH_INSECURE_REGISTRIES (comma-separated) plus `insecure-registries` of docker's
+ *   daemon.json (BERTH_DOCKER_DAEMON_JSON, default /etc/docker/daemon.json)
+ * - DOCKER_CONFIG (default ~/.docker)
+ * - BERTH_REGISTRY_ATTEMPTS, BERTH_REGISTRY_BACKOFF_MS for the retry policy
+ */
+export function registryConfigFromEnv(env: Readonly<Record<string, string | undefined>>): RegistryConfig {
+  const insecure = (env.BERTH_INSECURE_REGISTRIES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  const daemonJson = env.BERTH_DOCKER_DAEMON_JSON ?? "/etc/docker/daemon.json";
+  try {
+    const parsed = daemonJsonSchema.safeParse(JSON.parse(fs.readFileSync(daemonJson, "utf8")));
+    // A broken daemon.json is docker's problem to report; berth just learns nothing from it.
+    if (parsed.success) insecure.push(...(parsed.data["insecure-registries"] ?? []));
+  } catch {
+    // no daemon.json: nothing to add
+  }
+  const home = env.HOME ?? homedir();
+  return {
+    certsDir: env.BERTH_CERTS_D ?? "/etc/docker/certs.d",
+    insecure,
+    dockerConfigDir: env.DOCKER_CONFIG ?? join(home, ".docker"),
+    attempts: positiveInt(env.BERTH_REGISTRY_ATTEMPTS, 5),
+    backoffMs: positiveInt(env.BERTH_REGISTRY_BACKOFF_MS, 250),
+  };
+}
+
+function positiveInt(text: string | undefined, fallback: number): number {
+  const n = text === undefined ? Number.NaN : Number.parseInt(text, 10);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** The host serving a registry's API: Docker Hub's name is docker.io, its API is elsewhere. */
+export function apiHost(domain: string): string {
+  return domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
+}
+
+/** The key docker's config.json keeps a registry's login under. */
+export function credentialKey(domain: string): string {
+  return domain === DEFAULT_DOMAIN ? "https://index.docker.io/v1/" : domain;
+}
+
+/** The host name without its port (`[::1]:5000` → `::1`). */
+export function hostName(hostPort: string): string {
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(hostPort);
+  if (v6) return v6[1] as string;
+  const colon = hostPort.lastIndexOf(":");
+  return colon >= 0 ? hostPort.slice(0, colon) : hostPort;
+}
+
+/** Loopback registries may speak plain HTTP, as docker allows for 127.0.0.0/8 and localhost. */
+export function isLoopback(hostPort: string): boolean {
+  const host = hostName(hostPort);
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Whether the user named this registry insecure (by host:port, host, or an IPv4 CIDR). */
+export function isNamedInsecure(hostPort: string, insecure: readonly string[]): boolean {
+  const host = hostName(hostPort);
+  for (const entry of insecure) {
+    const e = entry.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    if (e === hostPort || e === host) return true;
+    const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(e);
+    if (cidr && inCidr(host, cidr[1] as string, Number(cidr[2]))) return true;
+  }
+  return false;
+}
+
+function ipv4(text: string): number | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (!m) return undefined;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return parts.reduce((acc, p) => acc * 256 + p, 0);
+}
+
+function inCidr(host: string, base: string, bits: number): boolean {
+  const h = ipv4(host);
+  const b = ipv4(base);
+  if (h === undefined || b === undefined || bits < 0 || bits > 32) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(h / size) === Math.floor(b / size);
+}
+
+/** TLS material for one registry: extra roots and an optional client certificate. */
+export interface TlsFiles {
+  ca: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** Reads `<certsDir>/<host:port>/`: every *.crt is a root, client.cert + client.key a client identity. */
+export function tlsFilesFor(certsDir: string, hostPort: string): TlsFiles {
+  const dir = join(certsDir, hostPort);
+  const out: TlsFiles = { ca: [] };
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (name.endsWith(".crt")) out.ca.push(fs.readFileSync(join(dir, name), "utf8"));
+    else if (name.endsWith(".cert")) {
+      const key = join(dir, `${name.slice(0, -5)}.key`);
+      if (fs.existsSync(key)) {
+        out.cert = fs.readFileSync(join(dir, name), "utf8");
+        out.key = fs.readFileSync(key, "utf8");
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,168 @@
+import * as fs from "node:fs";
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { rootCertificates } from "node:tls";
+import { Agent, type Dispatcher, request } from "undici";
+import { BerthError } from "../oci/errors.js";
+import { isNamedInsecure, type RegistryConfig, tlsFilesFor } from "./registry-config.js";
+
+export interface HttpRequest {
+  readonly method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Made afresh for every attempt, since a retry must send the body again. */
+  readonly body?: () => Buffer | string | Readable;
+  /**
+   * Whether the request may be repeated after a 5xx, a 429 or a broken connection. Uploads
+   * of a chunk are not: the registry may have kept part of it, and the uploader asks it how
+   * much before sending more.
+   */
+  readonly idempotent: boolean;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Dispatcher.ResponseData["body"];
+}
+
+/** Called before each retry; the CLI may show it, tests count it. */
+export type RetryListener = (info: { url: URL; attempt: number; delayMs: number; reason: string }) => void;
+
+/** Error codes of a connection that broke or never formed: worth another attempt. */
+const TRANSIENT = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+export function isTransientNetworkError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && TRANSIENT.has(code);
+}
+
+/** An error that says the server answered plain HTTP to a TLS hello (or no TLS at all). */
+export function isTlsProtocolError(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return (
+    e?.code === "EPROTO" || e?.code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number/i.test(e?.message ?? "")
+  );
+}
+
+/**
+ * HTTP for registries: one keep-alive agent per registry with that registry's TLS roots
+ * (the system's, Node's, and docker's certs.d), and retries with exponential backoff on
+ * 5xx, 429 (honouring Retry-After) and broken connections; never on other 4xx.
+ */
+export class Transport {
+  private readonly agents = new Map<string, Agent>();
+  private systemCa: string[] | undefined;
+
+  constructor(
+    private readonly config: RegistryConfig,
+    private readonly onRetry?: RetryListener,
+  ) {}
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
+    this.agents.clear();
+  }
+
+  private agentFor(url: URL): Agent {
+    const key = `${url.protocol}//${url.host}`;
+    let agent = this.agents.get(key);
+    if (agent) return agent;
+    if (url.protocol === "https:") {
+      const files = tlsFilesFor(this.config.certsDir, url.host);
+      // docker skips verification for registries named insecure; so do we, and only for them.
+      const verify = !isNamedInsecure(url.host, this.config.insecure);
+      agent = new Agent({
+        connect: {
+          ca: [...rootCertificates, ...this.systemRoots(), ...files.ca],
+          ...(files.cert && files.key ? { cert: files.cert, key: files.key } : {}),
+          rejectUnauthorized: verify,
+        },
+        keepAliveTimeout: 30_000,
+      });
+    } else {
+      agent = new Agent({ keepAliveTimeout: 30_000 });
+    }
+    this.agents.set(key, agent);
+    return agent;
+  }
+
+  /** Debian's bundle (update-ca-certificates): the CAs the machine's admin trusts. */
+  private systemRoots(): string[] {
+    if (!this.systemCa) {
+      try {
+        this.systemCa = [fs.readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8")];
+      } catch {
+        this.systemCa = [];
+      }
+    }
+    return this.systemCa;
+  }
+
+  /** One request, retried as the policy allows; the caller reads or dumps the body. */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const attempts = req.idempotent ? this.config.attempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      let reason: string;
+      let retryAfterMs: number | undefined;
+      try {
+        const res = await this.once(req);
+        if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
+          retryAfterMs = parseRetryAfter(header(res.headers, "retry-after"));
+          reason = `HTTP ${res.status}`;
+          await res.body.dump().catch(() => undefined);
+        } else {
+          return res;
+        }
+      } catch (err) {
+        if (!isTransientNetworkError(err) || attempt >= attempts) throw err;
+        reason = (err as NodeJS.ErrnoException).code ?? "network error";
+      }
+      const backoff = this.config.backoffMs * 2 ** (attempt - 1);
+      const delayMs = Math.min(retryAfterMs ?? backoff * (0.5 + Math.random() / 2), 60_000);
+      this.onRetry?.({ url: req.url, attempt, delayMs, reason });
+      await sleep(delayMs);
+    }
+  }
+
+  private async once(req: HttpRequest): Promise<HttpResponse> {
+    const res = await request(req.url, {
+      method: req.method,
+      headers: { "user-agent": "berth/0.1", ...req.headers },
+      ...(req.body ? { body: req.body() } : {}),
+      dispatcher: this.agentFor(req.url),
+    });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
+  }
+}
+
+/** Retry-After: seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? undefined : Math.max(0, when - Date.now());
+}
+
+export function header(headers: HttpResponse["headers"], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A network failure as one line for the user, naming the registry. */
+export function networkError(host: string, err: unknown): BerthError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e?.code === "ECONNREFUSED" ? "connection refused" : (e?.message ?? String(err));
+  return new BerthError("NETWORK", `cannot reach registry ${host}: ${why}`, { cause: err });
+}

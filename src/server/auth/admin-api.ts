@@ -1,0 +1,150 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { BerthError } from "../../oci/errors.js";
+import { parseExpiry } from "./duration.js";
+import { BodyTooLarge, readBody, sendError, sendJson } from "./http.js";
+import { parseCredentialScope, parseRole, parseVisibility, type TenancyAdmin } from "./tenancy-admin.js";
+
+/**
+ * The admin API: the `berth registry` commands over HTTP, under `/admin/v1/`, for registry
+ * admins only (the caller is checked by the policy before this runs). JSON in, JSON out;
+ * errors are `{"errors":[{"code","message"}]}` with berth's error codes.
+ *
+ *   GET    /admin/v1/users                               → [{name, admin}]
+ *   POST   /admin/v1/users            {name, password?, admin?} → 201 {name, admin, password?}
+ *   DELETE /admin/v1/users/NAME                          → 204
+ *   PUT    /admin/v1/users/NAME/password {password}       → 204
+ *   GET    /admin/v1/users/NAME/tokens                   → [{id, kind, scopes, expiresAt, createdAt}]
+ *   POST   /admin/v1/orgs             {name}             → 201
+ *   GET    /admin/v1/orgs/ORG/members                    → [{user, role}]
+ *   PUT    /admin/v1/orgs/ORG/members/USER {role}        → 204
+ *   DELETE /admin/v1/orgs/ORG/members/USER               → 204
+ *   PUT    /admin/v1/namespaces/NS/visibility {visibility} → 204
+ *   PUT    /admin/v1/repositories/NS/REPO/visibility {visibility} → 204
+ *   POST   /admin/v1/tokens           {user, scopes: ["REPO:ACTIONS"], expires?: "30d"} → 201 {id, token, expiresAt}
+ *   DELETE /admin/v1/tokens/ID                           → 204
+ */
+
+export const ADMIN_PREFIX = "/admin/v1/";
+
+const STATUS: Partial<Record<BerthError["code"], number>> = { USAGE: 400, CONFLICT: 409, NOT_FOUND: 404 };
+
+const userBody = z.strictObject({ name: z.string(), password: z.string().optional(), admin: z.boolean().optional() });
+const passwordBody = z.strictObject({ password: z.string() });
+const orgBody = z.strictObject({ name: z.string() });
+const roleBody = z.strictObject({ role: z.string() });
+const visibilityBody = z.strictObject({ visibility: z.string() });
+const tokenBody = z.strictObject({
+  user: z.string(),
+  scopes: z.array(z.string()).min(1),
+  expires: z.string().optional(),
+});
+
+async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readBody(req));
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw new BerthError("USAGE", err.message);
+    throw new BerthError("USAGE", "the request body is not JSON: send a JSON object");
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BerthError("USAGE", `invalid request body at "${issue?.path.join(".") ?? ""}": ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+/** Answers one admin request whose caller is a registry admin. */
+export async function handleAdminRequest(admin: TenancyAdmin, req: IncomingMessage, res: ServerResponse) {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const parts = url.pathname.slice(ADMIN_PREFIX.length).split("/").map(decodeURIComponent);
+  const route = `${req.method} ${parts[0] ?? ""}`;
+  const n = parts.length;
+  try {
+    if (route === "GET users" && n === 1) {
+      const users = await admin.store.users();
+      return sendJson(
+        res,
+        200,
+        users.map((u) => ({ name: u.name, admin: u.admin })),
+      );
+    }
+    if (route === "POST users" && n === 1) {
+      const body = await json(req, userBody);
+      const made = await admin.addUser(body.name, { admin: body.admin ?? false, password: body.password });
+      return sendJson(res, 201, { name: body.name, admin: body.admin ?? false, ...made });
+    }
+    if (route === "DELETE users" && n === 2) {
+      await admin.removeUser(parts[1] as string);
+      return done(res);
+    }
+    if (route === "PUT users" && n === 3 && parts[2] === "password") {
+      await admin.setPassword(parts[1] as string, (await json(req, passwordBody)).password);
+      return done(res);
+    }
+    if (route === "GET users" && n === 3 && parts[2] === "tokens") {
+      const creds = await admin.store.credentials(parts[1] as string);
+      return sendJson(
+        res,
+        200,
+        creds.map((c) => ({
+          id: c.id,
+          kind: c.kind,
+          scopes: c.scopes,
+          expiresAt: c.expiresAt,
+          createdAt: c.createdAt,
+        })),
+      );
+    }
+    if (route === "POST orgs" && n === 1) {
+      const body = await json(req, orgBody);
+      await admin.createOrg(body.name);
+      return sendJson(res, 201, { name: body.name });
+    }
+    if (route === "GET orgs" && n === 3 && parts[2] === "members") {
+      return sendJson(res, 200, await admin.store.members(parts[1] as string));
+    }
+    if (route === "PUT orgs" && n === 4 && parts[2] === "members") {
+      const role = parseRole((await json(req, roleBody)).role);
+      await admin.addMember(parts[1] as string, parts[3] as string, role);
+      return done(res);
+    }
+    if (route === "DELETE orgs" && n === 4 && parts[2] === "members") {
+      await admin.removeMember(parts[1] as string, parts[3] as string);
+      return done(res);
+    }
+    if (route === "PUT namespaces" && n === 3 && parts[2] === "visibility") {
+      const visibility = parseVisibility((await json(req, visibilityBody)).visibility);
+      await admin.setNamespaceVisibility(parts[1] as string, visibility);
+      return done(res);
+    }
+    if (route === "PUT repositories" && n >= 3 && parts[n - 1] === "visibility") {
+      const visibility = parseVisibility((await json(req, visibilityBody)).visibility);
+      await admin.setRepositoryVisibility(parts.slice(1, -1).join("/"), visibility);
+      return done(res);
+    }
+    if (route === "POST tokens" && n === 1) {
+      const body = await json(req, tokenBody);
+      const scopes = body.scopes.map(parseCredentialScope);
+      const expires = body.expires === undefined ? undefined : parseExpiry(body.expires);
+      const made = await admin.createToken(body.user, scopes, expires);
+      return sendJson(res, 201, made);
+    }
+    if (route === "DELETE tokens" && n === 2) {
+      await admin.removeToken(parts[1] as string);
+      return done(res);
+    }
+    sendError(res, 404, "NOT_FOUND", `no admin endpoint ${req.method} ${url.pathname}`);
+  } catch (err) {
+    const status = err instanceof BerthError ? STATUS[err.code] : undefined;
+    if (err instanceof BerthError && status !== undefined) return sendError(res, status, err.code, err.message);
+    throw err;
+  }
+}
+
+function done(res: ServerResponse): void {
+  res.writeHead(204, { "Cache-Control": "no-store" });
+  res.end();
+}

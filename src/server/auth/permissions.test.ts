@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { RepositoryAction } from "../access.js";
+import { type AccessFacts, namespaceOf, permittedActions, type Role, type Visibility } from "./permissions.js";
+
+type Who = "anonymous" | "owner" | "other" | "admin" | `member:${Role}`;
+type Ns = "user" | "org" | "none";
+
+/** Builds the facts for `who` on a repository in alice's namespace (user), acme's (org), or none. */
+function facts(who: Who, ns: Ns, visibility: Visibility): AccessFacts {
+  const namespace =
+    ns === "user"
+      ? { name: "alice", kind: "user" as const }
+      : ns === "org"
+        ? { name: "acme", kind: "org" as const }
+        : undefined;
+  const user =
+    who === "anonymous"
+      ? undefined
+      : who === "owner"
+        ? { name: "alice", admin: false }
+        : who === "admin"
+          ? { name: "root", admin: true }
+          : { name: "bob", admin: false };
+  const role = who.startsWith("member:") ? (who.slice(7) as Role) : undefined;
+  return { user, namespace, role, visibility };
+}
+
+// principal × namespace kind × visibility → expected actions ("" = none)
+const TABLE: [Who, Ns, Visibility, string][] = [
+  ["anonymous", "user", "public", "pull"],
+  ["anonymous", "user", "private", ""],
+  ["anonymous", "org", "public", "pull"],
+  ["anonymous", "org", "private", ""],
+  ["anonymous", "none", "public", "pull"],
+  ["anonymous", "none", "private", ""],
+  ["owner", "user", "private", "pull,push,delete"],
+  ["owner", "user", "public", "pull,push,delete"],
+  ["other", "user", "private", ""],
+  ["other", "user", "public", "pull"],
+  ["other", "org", "private", ""],
+  ["other", "org", "public", "pull"],
+  ["other", "none", "private", ""],
+  ["other", "none", "public", "pull"],
+  ["member:read", "org", "private", "pull"],
+  ["member:read", "org", "public", "pull"],
+  ["member:write", "org", "private", "pull,push"],
+  ["member:write", "org", "public", "pull,push"],
+  ["member:admin", "org", "private", "pull,push,delete"],
+  ["member:admin", "org", "public", "pull,push,delete"],
+  // a role recorded for a namespace that is a user's grants nothing (roles are an org's)
+  ["member:admin", "user", "private", ""],
+  ["member:write", "user", "public", "pull"],
+  ["admin", "user", "private", "pull,push,delete"],
+  ["admin", "org", "private", "pull,push,delete"],
+  ["admin", "none", "private", "pull,push,delete"],
+];
+
+for (const [who, ns, visibility, expected] of TABLE) {
+  test(`${who} on a ${visibility} repository in ${ns === "none" ? "no one's" : `a ${ns}'s`} namespace: ${expected || "nothing"}`, () => {
+    const got = [...permittedActions(facts(who, ns, visibility))];
+    const order: RepositoryAction[] = ["pull", "push", "delete"];
+    got.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    assert.equal(got.join(","), expected);
+  });
+}
+
+test("a user whose name is another namespace's prefix does not own it", () => {
+  const f: AccessFacts = {
+    user: { name: "ali", admin: false },
+    namespace: { name: "alice", kind: "user" },
+    visibility: "private",
+  };
+  assert.equal(permittedActions(f).size, 0);
+});
+
+test("the namespace is the first path component; one-component names have none", () => {
+  assert.equal(namespaceOf("alice/app"), "alice");
+  assert.equal(namespaceOf("alice/group/app"), "alice");
+  assert.equal(namespaceOf("busybox"), "");
+});

@@ -1,0 +1,208 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { formatChallenge } from "../../oci/distribution.js";
+import type { AccessPolicy, Authentication, Principal, RepositoryAction } from "../access.js";
+import { ADMIN_PREFIX, handleAdminRequest } from "./admin-api.js";
+import { Authority, type Identity } from "./authority.js";
+import { parseBasic, parseBearer, sendError } from "./http.js";
+import { type AccessEntry, type TokenClaims, TokenSigner } from "./jwt.js";
+import { intersect } from "./permissions.js";
+import { SqliteTenancyStore } from "./sqlite-tenancy-store.js";
+import { TenancyAdmin } from "./tenancy-admin.js";
+import type { TenancyStore } from "./tenancy-store.js";
+import { handleTokenRequest } from "./token-endpoint.js";
+
+/**
+ * `berth serve --auth token`: users, organisations and public/private repositories, with
+ * Docker's token authentication. The registry accepts the JWTs its own token endpoint
+ * (`/token`) signs, and Basic credentials directly (passwords and robot tokens). Every
+ * decision re-reads the tenancy store, so admin changes made while the server runs — a user
+ * removed, a member demoted, a repository made private — apply to the next request, also for
+ * tokens already issued.
+ *
+ * `/v2/_catalog` needs the `registry:catalog:*` scope with a token (as Distribution), which
+ * the token endpoint gives to anyone, anonymous callers included; the list then holds only the
+ * repositories the caller may pull.
+ */
+
+export const TOKEN_PATH = "/token";
+
+export interface TokenAccessOptions {
+  /** The registry root; `auth.db` and the signing key live there. */
+  readonly root: string;
+  /** The absolute URL of the token endpoint clients are sent to (`http://HOST:PORT/token`). */
+  readonly realm: string;
+  /** The `service` of challenges and the `aud` of tokens. */
+  readonly service: string;
+  /** The first admin, made when the registry has no users yet (BERTH_ADMIN_PASSWORD). */
+  readonly bootstrapAdmin?: { readonly name: string; readonly password: string };
+  readonly store?: TenancyStore;
+}
+
+/** Verified tokens, so a client's burst of requests costs one signature check. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
+export class TokenAccessPolicy implements AccessPolicy {
+  readonly admin: TenancyAdmin;
+  readonly authority: Authority;
+  /** The identity behind each principal this policy made (robot limits included). */
+  private readonly identities = new WeakMap<Principal, Identity | undefined>();
+  private readonly verified = new Map<string, TokenClaims>();
+
+  private constructor(
+    readonly store: TenancyStore,
+    readonly signer: TokenSigner,
+    private readonly options: TokenAccessOptions,
+  ) {
+    this.admin = new TenancyAdmin(store);
+    this.authority = new Authority(store);
+  }
+
+  static async open(options: TokenAccessOptions): Promise<TokenAccessPolicy> {
+    const store = options.store ?? SqliteTenancyStore.open(options.root);
+    const signer = TokenSigner.open(options.root, "berth", options.service);
+    const policy = new TokenAccessPolicy(store, signer, options);
+    if (options.bootstrapAdmin) {
+      await policy.admin.bootstrapAdmin(options.bootstrapAdmin.name, options.bootstrapAdmin.password);
+    }
+    return policy;
+  }
+
+  private principal(p: Principal, identity: Identity | undefined): Authentication {
+    this.identities.set(p, identity);
+    return { ok: true, principal: p };
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Authentication> {
+    if (authorization === undefined || authorization.trim() === "") {
+      return this.principal({ kind: "anonymous" }, undefined);
+    }
+    const basic = parseBasic(authorization);
+    if (basic) {
+      const identity = await this.authority.login(basic.user, basic.password);
+      if (!identity) return { ok: false, message: "incorrect username or password" };
+      if (identity.scopes === undefined) {
+        const admin = await this.authority.isAdmin(identity.user);
+        return this.principal({ kind: "user", name: identity.user, admin }, identity);
+      }
+      const access = identity.scopes.map((s) => ({ type: "repository", name: s.repository, actions: s.actions }));
+      return this.principal({ kind: "token", subject: identity.user, access }, identity);
+    }
+    const bearer = parseBearer(authorization);
+    if (bearer === undefined) return { ok: false, message: "unsupported authorization scheme: use Bearer or Basic" };
+    let claims: TokenClaims;
+    try {
+      claims = await this.verify(bearer);
+    } catch (err) {
+      return { ok: false, message: `invalid token: ${(err as Error).message}` };
+    }
+    if (!(await this.authority.stillValid(claims.sub, claims.credential))) {
+      return { ok: false, message: "the token's user or access token has been removed: log in again" };
+    }
+    const identity = await this.identityOf(claims);
+    return this.principal({ kind: "token", subject: claims.sub, access: claims.access }, identity);
+  }
+
+  private async verify(token: string): Promise<TokenClaims> {
+    const cached = this.verified.get(token);
+    if (cached && cached.exp * 1000 > Date.now()) return cached;
+    const claims = await this.signer.verify(token);
+    if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.clear();
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  /** The identity a token speaks for: its user, within the robot token's scopes it came from. */
+  private async identityOf(claims: TokenClaims): Promise<Identity | undefined> {
+    if (claims.sub === "") return undefined;
+    const cred = claims.credential === undefined ? undefined : await this.authority.credential(claims.credential);
+    return {
+      user: claims.sub,
+      credential: claims.credential,
+      scopes: cred?.kind === "robot" ? cred.scopes : undefined,
+    };
+  }
+
+  private identityFor(p: Principal): Identity | undefined {
+    if (this.identities.has(p)) return this.identities.get(p);
+    if (p.kind === "user") return { user: p.name, credential: undefined, scopes: undefined };
+    if (p.kind === "token" && p.subject !== "") return { user: p.subject, credential: undefined, scopes: undefined };
+    return undefined;
+  }
+
+  async allowed(p: Principal, name: string, actions: readonly RepositoryAction[]): Promise<Set<RepositoryAction>> {
+    let permitted = await this.authority.permitted(this.identityFor(p), name);
+    if (p.kind === "token") {
+      const scoped = granted(p.access, "repository", name);
+      permitted = new Set([...permitted].filter((a) => scoped.has(a)));
+    }
+    return new Set(intersect(actions, permitted));
+  }
+
+  async catalog(p: Principal, names: readonly string[]): Promise<{ allowed: boolean; visible: string[] }> {
+    if (p.kind === "anonymous") return { allowed: false, visible: [] };
+    if (p.kind === "token" && !granted(p.access, "registry", "catalog").has("*"))
+      return { allowed: false, visible: [] };
+    const identity = this.identityFor(p);
+    const visible: string[] = [];
+    for (const name of names) if ((await this.authority.permitted(identity, name)).has("pull")) visible.push(name);
+    return { allowed: true, visible };
+  }
+
+  challenge(scopes: readonly string[]): string {
+    const params: Record<string, string> = { realm: this.options.realm, service: this.options.service };
+    if (scopes.length > 0) params.scope = scopes.join(" ");
+    return formatChallenge({ scheme: "Bearer", params });
+  }
+
+  async repositoryCreated(name: string): Promise<void> {
+    const slash = name.indexOf("/");
+    const ns = slash < 0 ? undefined : await this.store.namespace(name.slice(0, slash));
+    await this.store.ensureRepository(name, ns?.defaultVisibility ?? "private");
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = (req.url ?? "/").split("?")[0] as string;
+    if (path === TOKEN_PATH) {
+      await handleTokenRequest(
+        { authority: this.authority, admin: this.admin, signer: this.signer, service: this.options.service },
+        req,
+        res,
+      );
+      return true;
+    }
+    if (path.startsWith(ADMIN_PREFIX)) {
+      if (await this.isAdminCaller(req, res)) await handleAdminRequest(this.admin, req, res);
+      return true;
+    }
+    return false;
+  }
+
+  /** The admin API takes an admin's password (Basic) or a token with `registry:admin:*`; answers 401/403 otherwise. */
+  private async isAdminCaller(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const auth = await this.authenticate(req.headers.authorization);
+    const p = auth.ok ? auth.principal : undefined;
+    if (!p || p.kind === "anonymous") {
+      sendError(res, 401, "UNAUTHORIZED", auth.ok ? "authentication required" : auth.message, {
+        "WWW-Authenticate": this.challenge(["registry:admin:*"]),
+      });
+      return false;
+    }
+    const identity = this.identityFor(p);
+    const ok =
+      identity !== undefined &&
+      identity.scopes === undefined &&
+      (p.kind === "user" || granted(p.access, "registry", "admin").has("*")) &&
+      (await this.authority.isAdmin(identity.user));
+    if (!ok) sendError(res, 403, "DENIED", "the admin API is for registry admins");
+    return ok;
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+/** The actions `access` grants on one resource. */
+function granted(access: readonly AccessEntry[], type: string, name: string): Set<string> {
+  return new Set(access.filter((a) => a.type === type && a.name === name).flatMap((a) => a.actions));
+}

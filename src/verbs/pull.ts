@@ -1,0 +1,285 @@
+import { ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
+import { type Digest, shortId } from "../oci/digest.js";
+import { BerthError, withContext } from "../oci/errors.js";
+import { isIndexMediaType, isManifestMediaType, layerCompression } from "../oci/media-types.js";
+import { formatReference, fullName, parseReference, type Reference, withDefaultTag } from "../oci/reference.js";
+import {
+  type Descriptor,
+  type ImageConfig,
+  imageConfigSchema,
+  indexSchema,
+  type Manifest,
+  manifestSchema,
+  parseJson,
+} from "../oci/schema.js";
+import { downloadLayer, fetchSmallBlob } from "../registry-client/blob-download.js";
+import { Registries } from "../registry-client/registries.js";
+import type { FetchedManifest, RegistryClient } from "../registry-client/registry-client.js";
+import type { RegistryConfig } from "../registry-client/registry-config.js";
+import type { RetryListener } from "../registry-client/transport.js";
+import { blobHasDiffId, layerSizes, registerImage, tryResolve } from "../store/image-records.js";
+import type { Lease, LocalStore } from "../store/local-store.js";
+import { mapLimit } from "./concurrency.js";
+import { hostPlatform } from "./platform.js";
+import type { TransferListener } from "./transfer-events.js";
+
+export interface PullOptions {
+  registry: RegistryConfig;
+  /** `os/arch[/variant]`; default the host's. */
+  platform?: string;
+  /** Every tag of the repository (the reference must then name no tag). */
+  allTags?: boolean;
+  /** Layers downloaded at once (docker's default is 3). */
+  concurrency?: number;
+  onProgress?: TransferListener;
+  onRetry?: RetryListener;
+  /** Told each tag's "latest: Pulling from library/nginx" moment. */
+  onStart?: (ref: Reference) => void;
+}
+
+export interface PulledImage {
+  /** Full name with tag or digest as pulled. */
+  reference: string;
+  /** The digest the registry knows the image by (an index's, for a multi-platform image). */
+  digest: Digest;
+  /** The image ID (config digest). */
+  id: Digest;
+  /** false when the store already had the image under this name. */
+  downloaded: boolean;
+}
+
+interface PlatformWanted {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/**
+ * `docker pull`: registry → store. The manifest is negotiated (OCI index or manifest, Docker
+ * list or v2s2), an index narrowed to one platform, every byte checked against its digest
+ * and every layer against its diffID before the image and its tag are recorded in one
+ * transaction. Layers the store has are not fetched; a download cut short resumes.
+ */
+export async function pull(store: LocalStore, reference: string, opts: PullOptions): Promise<PulledImage[]> {
+  const ref = parseReference(reference);
+  if (opts.allTags && (ref.tag || ref.digest)) {
+    throw new BerthError("USAGE", `tag can't be used with --all-tags/-a: give the repository only (${reference})`);
+  }
+  const platform = parsePlatform(opts.platform);
+  const registries = new Registries(opts.registry, opts.onRetry);
+  try {
+    const client = registries.client(ref.domain);
+    const refs = opts.allTags
+      ? (
+          await client.listTags(ref.path, `listing the tags of ${fullName(ref)}`).catch((err: unknown) => {
+            throw withContext(`pulling ${fullName(ref)}`, err);
+          })
+        ).map((t) => ({ ...ref, tag: t }))
+      : [withDefaultTag(ref)];
+    if (refs.length === 0)
+      throw new BerthError("IMAGE_UNKNOWN", `pulling ${fullName(ref)}: the repository has no tags`);
+    const out: PulledImage[] = [];
+    for (const r of refs) {
+      opts.onStart?.(r);
+      try {
+        out.push(await pullOne(store, client, r, platform, opts));
+      } catch (err) {
+        throw withContext(`pulling ${formatReference(r)}`, err);
+      }
+    }
+    return out;
+  } finally {
+    await registries.close();
+  }
+}
+
+function parsePlatform(text: string | undefined): PlatformWanted & { explicit: boolean } {
+  if (!text) return { ...hostPlatform(), explicit: false };
+  const parts = text.toLowerCase().split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p.length === 0)) {
+    throw new BerthError("USAGE", `invalid platform "${text}": expected os/arch or os/arch/variant, like linux/arm64`);
+  }
+  const [os, architecture, variant] = parts as [string, string, string?];
+  return { os, architecture, ...(variant ? { variant } : {}), explicit: true };
+}
+
+function formatPlatform(p: PlatformWanted): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
+}
+
+async function pullOne(
+  store: LocalStore,
+  client: RegistryClient,
+  ref: Reference,
+  platform: PlatformWanted & { explicit: boolean },
+  opts: PullOptions,
+): Promise<PulledImage> {
+  const repo = ref.path;
+  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest", "fetching manifest");
+  const image = isIndexMediaType(top.mediaType) ? await fromIndex(client, repo, top, platform) : top;
+  if (!isManifestMediaType(image.mediaType)) {
+    throw new BerthError(
+      "UNSUPPORTED",
+      `manifest ${image.digest} is a ${image.mediaType || "document of unknown type"}, not an image berth can pull`,
+    );
+  }
+  const manifest = parseJson(manifestSchema, image.bytes, `image manifest ${image.digest}`);
+  const previous = ref.tag ? tryResolve(store, formatReference(ref))?.image.id : undefined;
+
+  return store.withLease(async (lease) => {
+    const { config, configBytes } = await readConfig(client, repo, manifest, lease);
+    if (
+      platform.explicit &&
+      !isIndexMediaType(top.mediaType) &&
+      (config.os !== platform.os || config.architecture !== platform.architecture)
+    ) {
+      throw new BerthError(
+        "UNSUPPORTED",
+        `the image is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`,
+      );
+    }
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new BerthError(
+        "REGISTRY",
+        `manifest ${image.digest} lists ${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`,
+      );
+    }
+    const sizes = await mapLimit(manifest.layers, opts.concurrency ?? 3, (layer, j) =>
+      fetchLayer(client, repo, layer, diffIds[j] as Digest, lease, opts),
+    );
+    lease.putBytes(configBytes, { digest: manifest.config.digest, size: manifest.config.size }, "image config");
+    lease.putBytes(image.bytes, { digest: image.digest }, "image manifest");
+    registerImage(
+      store,
+      {
+        manifestDigest: image.digest,
+        manifestMediaType: image.mediaType,
+        manifestSize: image.bytes.length,
+        manifest,
+        config,
+        layerSizes: diffIds.map((d, j) => ({ diffId: d, size: sizes[j] as number })),
+        repoDigests: [`${fullName(ref)}@${top.digest}`],
+      },
+      ref.tag ? [ref] : [],
+    );
+    const id = manifest.config.digest;
+    return { reference: formatReference(ref), digest: top.digest, id, downloaded: previous !== id };
+  });
+}
+
+/** Picks the platform's manifest from an index (docker's rule: os and arch, and variant when asked). */
+async function fromIndex(
+  client: RegistryClient,
+  repo: string,
+  top: FetchedManifest,
+  platform: PlatformWanted,
+): Promise<FetchedManifest> {
+  const index = parseJson(indexSchema, top.bytes, `image index ${top.digest}`);
+  const candidates = index.manifests.filter(
+    (m) =>
+      isManifestMediaType(m.mediaType) &&
+      m.platform?.os === platform.os &&
+      m.platform?.architecture === platform.architecture &&
+      (!platform.variant || m.platform.variant === platform.variant),
+  );
+  const chosen = candidates[0];
+  if (!chosen) {
+    throw new BerthError(
+      "UNSUPPORTED",
+      `no matching manifest for ${formatPlatform(platform)} in the manifest list entries`,
+    );
+  }
+  const child = await client.getManifest(repo, chosen.digest, `fetching manifest ${chosen.digest}`);
+  if (child.bytes.length !== chosen.size) {
+    throw new BerthError(
+      "SIZE_MISMATCH",
+      `manifest ${chosen.digest}: ${child.bytes.length} bytes, the index says ${chosen.size}`,
+    );
+  }
+  // The index's media type is the one the digest was taken over; a header may differ.
+  return { ...child, mediaType: chosen.mediaType };
+}
+
+async function readConfig(
+  client: RegistryClient,
+  repo: string,
+  manifest: Manifest,
+  lease: Lease,
+): Promise<{ config: ImageConfig; configBytes: Buffer }> {
+  const d = manifest.config;
+  const what = `image config ${d.digest}`;
+  lease.protect(d.digest);
+  const configBytes = lease.store.hasBlob(d.digest)
+    ? lease.store.readBlob(d.digest)
+    : await fetchSmallBlob(client, repo, d.digest, d.size, what);
+  return { config: parseJson(imageConfigSchema, configBytes, what), configBytes };
+}
+
+/** One layer into the store (or found there); returns docker's size of it. */
+async function fetchLayer(
+  client: RegistryClient,
+  repo: string,
+  layer: Descriptor,
+  diffId: Digest,
+  lease: Lease,
+  opts: PullOptions,
+): Promise<number> {
+  const id = shortId(layer.digest);
+  const progress = opts.onProgress ?? (() => undefined);
+  const store = lease.store;
+  if (layerCompression(layer.mediaType) === undefined) {
+    throw new BerthError(
+      "UNSUPPORTED",
+      `layer ${layer.digest} has media type ${layer.mediaType}, which is not a layer berth can unpack`,
+    );
+  }
+  // Lease first, then look: a prune between the two would otherwise remove what we found.
+  lease.protect(layer.digest);
+  if (store.hasBlob(layer.digest) && blobHasDiffId(store, layer.digest, diffId)) {
+    progress({ id, status: "Already exists" });
+    return layerSizes(store, [diffId])[0] ?? 0;
+  }
+  let staged: StagedBlob;
+  if (store.hasBlob(layer.digest)) {
+    // present but never seen as this layer: learn its diffID from the local copy, no download
+    progress({ id, status: "Already exists" });
+    staged = await ingestLayer(
+      lease,
+      store.openBlob(layer.digest),
+      { digest: layer.digest, size: layer.size },
+      `layer ${layer.digest}`,
+    );
+  } else {
+    progress({ id, status: "Pulling fs layer" });
+    let current = 0;
+    staged = await downloadLayer({
+      client,
+      repo,
+      digest: layer.digest,
+      size: layer.size,
+      lease,
+      what: `layer ${layer.digest}`,
+      attempts: opts.registry.attempts,
+      backoffMs: opts.registry.backoffMs,
+      onResume: (have) => {
+        current = have;
+        progress({ id, status: "Resuming", current, total: layer.size });
+      },
+      onBytes: (n) => {
+        current += n;
+        progress({ id, status: "Downloading", current, total: layer.size });
+      },
+    });
+    progress({ id, status: "Download complete" });
+  }
+  if (staged.layerSize === null) throw new BerthError("REGISTRY", `layer ${layer.digest} is not a tar archive`);
+  if (staged.diffId !== diffId) {
+    throw new BerthError(
+      "DIGEST_MISMATCH",
+      `layer ${layer.digest} unpacks to ${staged.diffId}, but the image config expects ${diffId}`,
+    );
+  }
+  progress({ id, status: "Pull complete" });
+  return staged.layerSize;
+}

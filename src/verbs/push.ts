@@ -1,0 +1,148 @@
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { type Digest, shortId } from "../oci/digest.js";
+import { BerthError, withContext } from "../oci/errors.js";
+import { formatReference, fullName, parseReference, type Reference } from "../oci/reference.js";
+import { uploadBlob } from "../registry-client/blob-upload.js";
+import { Registries } from "../registry-client/registries.js";
+import type { RegistryClient } from "../registry-client/registry-client.js";
+import type { RegistryConfig } from "../registry-client/registry-config.js";
+import type { RetryListener } from "../registry-client/transport.js";
+import { addRepoDigest, namesHoldingBlob, tagsOfRepository, tryResolve } from "../store/image-records.js";
+import type { LocalStore } from "../store/local-store.js";
+import { mapLimit } from "./concurrency.js";
+import { readStoredImage } from "./stored-image.js";
+import type { TransferListener } from "./transfer-events.js";
+
+export interface PushOptions {
+  registry: RegistryConfig;
+  /** Every tag of the repository held in the store. */
+  allTags?: boolean;
+  /** Blobs uploaded at once (docker's default is 5). */
+  concurrency?: number;
+  /** Blobs up to this size are sent in one PUT (default 32 MiB), larger ones in chunks. */
+  monolithicMax?: number;
+  /** The PATCH chunk size for large blobs (default 128 MiB). */
+  chunkSize?: number;
+  onProgress?: TransferListener;
+  onRetry?: RetryListener;
+  /** Told each tag as its push starts. */
+  onStart?: (ref: Reference) => void;
+}
+
+export interface PushedImage {
+  reference: string;
+  tag: string;
+  digest: Digest;
+  /** The manifest's size in bytes, which docker prints. */
+  size: number;
+}
+
+/**
+ * `docker push`: store → registry. Layers and config go first (each skipped when the
+ * registry has it, mounted when another repository of it has, else uploaded, resumably),
+ * the manifest last, by tag. Blobs are sent exactly as stored, so digests stay what they were.
+ */
+export async function push(store: LocalStore, reference: string, opts: PushOptions): Promise<PushedImage[]> {
+  const ref = parseReference(reference);
+  if (ref.digest) throw new BerthError("USAGE", `cannot push a digest reference (${reference}): push by tag`);
+  if (opts.allTags && ref.tag) throw new BerthError("USAGE", `tag can't be used with --all-tags/-a (${reference})`);
+  const tags = opts.allTags
+    ? tagsOfRepository(store, fullName(ref)).map((n) => n.slice(fullName(ref).length + 1))
+    : [ref.tag ?? "latest"];
+  if (tags.length === 0)
+    throw new BerthError("IMAGE_UNKNOWN", `An image does not exist locally with the repository: ${fullName(ref)}`);
+  const registries = new Registries(opts.registry, opts.onRetry);
+  try {
+    const client = registries.client(ref.domain);
+    const out: PushedImage[] = [];
+    for (const tag of tags) {
+      const tagged = { ...ref, tag };
+      opts.onStart?.(tagged);
+      try {
+        out.push(await pushOne(store, client, tagged, opts));
+      } catch (err) {
+        throw withContext(`pushing ${formatReference(tagged)}`, err);
+      }
+    }
+    return out;
+  } finally {
+    await registries.close();
+  }
+}
+
+async function pushOne(
+  store: LocalStore,
+  client: RegistryClient,
+  ref: Reference,
+  opts: PushOptions,
+): Promise<PushedImage> {
+  const resolved = tryResolve(store, formatReference(ref));
+  if (!resolved?.tag)
+    throw new BerthError(
+      "IMAGE_UNKNOWN",
+      `An image does not exist locally with the tag: ${formatReference(ref, true)}`,
+    );
+  const image = readStoredImage(store, resolved.image);
+  const progress = opts.onProgress ?? (() => undefined);
+  const journalDir = join(store.root, "tmp");
+  const blobs = [...image.manifest.layers, image.manifest.config];
+  for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
+  await mapLimit(blobs, opts.concurrency ?? 5, async (desc) => {
+    const id = shortId(desc.digest);
+    const isLayer = desc !== image.manifest.config;
+    const path = store.blobPath(desc.digest);
+    if (!fs.existsSync(path))
+      throw new BerthError("BLOB_UNKNOWN", `blob ${desc.digest} of the image is missing from the store`);
+    let current = 0;
+    const outcome = await uploadBlob({
+      client,
+      repo: ref.path,
+      digest: desc.digest,
+      size: desc.size,
+      open: (start, end) => fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }),
+      mountFrom: mountCandidates(store, desc.digest, ref),
+      journalDir,
+      monolithicMax: opts.monolithicMax ?? 32 << 20,
+      chunkSize: opts.chunkSize ?? 128 << 20,
+      attempts: opts.registry.attempts,
+      backoffMs: opts.registry.backoffMs,
+      onResume: (offset) => {
+        current = offset;
+        if (isLayer) progress({ id, status: "Resuming", current, total: desc.size });
+      },
+      onBytes: (n) => {
+        current += n;
+        if (isLayer) progress({ id, status: "Pushing", current, total: desc.size });
+      },
+    });
+    if (!isLayer) return;
+    if (outcome.kind === "exists") progress({ id, status: "Layer already exists" });
+    else if (outcome.kind === "mounted") progress({ id, status: `Mounted from ${outcome.from}` });
+    else progress({ id, status: "Pushed" });
+  });
+  const bytes = store.readBlob(image.record.manifest);
+  const digest = await client.putManifest(
+    ref.path,
+    ref.tag ?? "latest",
+    bytes,
+    image.record.manifestMediaType,
+    "putting the manifest",
+  );
+  addRepoDigest(store, `${fullName(ref)}@${digest}`, image.record.id);
+  return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest, size: bytes.length };
+}
+
+/** Other repositories of the same registry that hold the blob, as this store knows. */
+function mountCandidates(store: LocalStore, digest: Digest, ref: Reference): string[] {
+  const out = new Set<string>();
+  for (const name of namesHoldingBlob(store, digest)) {
+    try {
+      const other = parseReference(name);
+      if (other.domain === ref.domain && other.path !== ref.path) out.add(other.path);
+    } catch {
+      // a stored name berth cannot parse names nothing to mount from
+    }
+  }
+  return [...out];
+}
