@@ -109,8 +109,18 @@ test("a base image of another platform is refused with the pull to run", () => {
 
 test("a RUN this host cannot execute is refused before it runs, and the store is unchanged", () => {
   const ctx = context("foreign-run", 'FROM --platform=linux/s390x scratch\nCOPY hello.txt /\nRUN ["/hello.txt"]\n');
+  // QEMU's s390x handler (scripts/setup.sh registers it) is switched off for the test: the
+  // host then truly cannot run s390x binaries
+  const handler = "/proc/sys/fs/binfmt_misc/qemu-s390x";
+  const wasOn = fs.existsSync(handler) && fs.readFileSync(handler, "utf8").startsWith("enabled");
+  if (wasOn) fs.writeFileSync(handler, "0");
   const before = snapshotStore(root);
-  const r = berth(root, ["build", ctx]);
+  let r: ReturnType<typeof berth>;
+  try {
+    r = berth(root, ["build", ctx]);
+  } finally {
+    if (wasOn) fs.writeFileSync(handler, "1");
+  }
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,

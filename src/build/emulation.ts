@@ -39,6 +39,6 @@ export function assertCanRun(platform: PlatformSpec, binfmtDir = BINFMT): void {
     `RUN for ${formatPlatform(platform)} cannot execute on this ${formatPlatform(host)} host: ` +
       (platform.os !== host.os
         ? `${platform.os} binaries need a ${platform.os} host`
-        : `no binfmt_misc handler for ${platform.architecture} (install qemu-user-static and binfmt-support, or build without RUN steps for that platform)`),
+        : `no binfmt_misc handler for ${platform.architecture} (install qemu-user-static and register its handlers, or build without RUN steps for that platform)`),
   );
 }
