@@ -134,6 +134,8 @@ export class TokenAccessPolicy implements AccessPolicy {
     if (p.kind === "token") {
       const scoped = granted(p.access, "repository", name);
       permitted = new Set([...permitted].filter((a) => scoped.has(a)));
+      // what anyone may do (pull a public repository) needs no scope: a token never has less than no token
+      for (const a of await this.authority.permitted(undefined, name)) permitted.add(a);
     }
     return new Set(intersect(actions, permitted));
   }
