@@ -13,6 +13,9 @@ export type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from "./
 export { type RegistryConfig, registryConfigFromEnv } from "./registry-client/registry-config.js";
 export { removeContainer } from "./runtime/remove.js";
 export { type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
+export { type AccessPolicy, openAccess } from "./server/access.js";
+export { collectGarbage, collectRegistryGarbage, type GcOptions, type GcResult } from "./server/gc.js";
+export { createRegistry, type RegistryOptions, type RunningRegistry, startRegistry } from "./server/server.js";
 export { defaultRoot } from "./store/default-root.js";
 export type { ImageRecord } from "./store/image-records.js";
 export { LocalStore } from "./store/local-store.js";

@@ -12,8 +12,10 @@ import { registerContainerPrune, registerImagePrune, registerSystemDf, registerS
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerRegistryAdmin } from "./commands/registry-admin.js";
+import { registerRegistryGc } from "./commands/registry-gc.js";
 import { registerRm, registerRmi } from "./commands/rmi.js";
 import { registerRun } from "./commands/run.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTag } from "./commands/tag.js";
 import type { CliContext } from "./context.js";
 
@@ -97,12 +99,14 @@ export async function main(io: Io): Promise<number> {
   registerSystemDf(systemCmd.command("df").description("show disk usage"), ctx);
   const containerCmd = program.command("container").description("manage containers");
   registerContainerPrune(containerCmd.command("prune").description("remove all stopped containers"), ctx);
+  registerServe(program.command("serve").description("run a registry (OCI distribution API)"), ctx);
   // one group for the registry's administration: tenancy (registry-admin.ts) and the server's gc
   const registryCmd = program
     .command("registry")
     .description("administer a berth serve registry (works while it runs)")
     .option("--root <dir>", "the registry's root directory, as given to berth serve --root");
   registerRegistryAdmin(registryCmd, ctx);
+  registerRegistryGc(registryCmd, ctx);
 
   try {
     await program.parseAsync(io.argv, { from: "user" });

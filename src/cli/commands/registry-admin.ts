@@ -5,6 +5,7 @@ import { SqliteTenancyStore } from "../../server/auth/sqlite-tenancy-store.js";
 import { parseCredentialScope, parseRole, parseVisibility, TenancyAdmin } from "../../server/auth/tenancy-admin.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
+import { registryDefaultRoot } from "./serve.js";
 
 /**
  * `berth registry --root DIR user|org|repo|namespace|token …`: tenancy administration of a
@@ -193,7 +194,7 @@ function registerToken(cmd: Command, ctx: AdminContext): void {
  * `--root` (`berth registry --root DIR …`), else berth's global one.
  */
 export function registerRegistryAdmin(registry: Command<[], { root?: string }>, cli: CliContext): void {
-  const ctx: AdminContext = { ...cli, registryRoot: () => registry.opts().root ?? cli.root() };
+  const ctx: AdminContext = { ...cli, registryRoot: () => registry.opts().root ?? registryDefaultRoot(cli) };
   registerUser(registry.command("user").description("manage users"), ctx);
   registerOrg(registry.command("org").description("manage organisations and their members"), ctx);
   registerVisibility(registry.command("repo").description("manage repositories"), ctx, "repo");
