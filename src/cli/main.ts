@@ -4,6 +4,15 @@ import { defaultRoot } from "../store/default-root.js";
 import { LocalStore } from "../store/local-store.js";
 import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
 import { registerBuild } from "./commands/build.js";
+import { registerCommit, registerExport } from "./commands/commit.js";
+import {
+  registerKill,
+  registerLogs,
+  registerPs,
+  registerStart,
+  registerStop,
+  registerSupervise,
+} from "./commands/containers.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
@@ -14,7 +23,7 @@ import { registerPush } from "./commands/push.js";
 import { registerRegistryAdmin } from "./commands/registry-admin.js";
 import { registerRegistryGc } from "./commands/registry-gc.js";
 import { registerRm, registerRmi } from "./commands/rmi.js";
-import { registerRun } from "./commands/run.js";
+import { registerCreate, registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTag } from "./commands/tag.js";
 import type { CliContext } from "./context.js";
@@ -99,6 +108,28 @@ export async function main(io: Io): Promise<number> {
   registerSystemDf(systemCmd.command("df").description("show disk usage"), ctx);
   const containerCmd = program.command("container").description("manage containers");
   registerContainerPrune(containerCmd.command("prune").description("remove all stopped containers"), ctx);
+  // the container lifecycle, each at the top level and under `container`, as docker has them
+  for (const [parent, top] of [
+    [program, true],
+    [containerCmd, false],
+  ] as const) {
+    registerPs((top ? parent.command("ps") : parent.command("ls").alias("list")).description("list containers"), ctx);
+    registerCreate(parent.command("create").description("create a new container"), ctx);
+    registerStart(parent.command("start").description("start one or more stopped containers"), ctx);
+    registerStop(parent.command("stop").description("stop one or more running containers"), ctx);
+    registerKill(parent.command("kill").description("kill one or more running containers"), ctx);
+    registerLogs(parent.command("logs").description("fetch the logs of a container"), ctx);
+    registerCommit(parent.command("commit").description("create a new image from a container's changes"), ctx);
+    registerExport(parent.command("export").description("export a container's filesystem as a tar archive"), ctx);
+  }
+  registerRun(containerCmd.command("run").description("create and run a new container from an image"), ctx);
+  registerRm(containerCmd.command("rm").alias("remove").description("remove one or more containers"), ctx);
+  registerInspect(
+    containerCmd.command("inspect").description("display detailed information on containers"),
+    ctx,
+    "container",
+  );
+  registerSupervise(program.command("__supervise", { hidden: true }), ctx);
   registerServe(program.command("serve").description("run a registry (OCI distribution API)"), ctx);
   // one group for the registry's administration: tenancy (registry-admin.ts) and the server's gc
   const registryCmd = program

@@ -32,6 +32,25 @@ export interface ContainerSpec {
   exitCode?: number;
   startedMs?: number;
   finishedMs?: number;
+  /** docker's container Config: the image's config with the run's options applied (inspect, commit). */
+  config?: Record<string, unknown>;
+  /** The runtimes' state directory the container runs under (kill, stop and rm need it). */
+  stateRoot?: string;
+  /**
+   * The process that waits for the container and records how it ended: the foreground
+   * `berth run`, or the detached supervisor. Its start time tells a live holder from a reused pid.
+   */
+  holder?: ProcessIdentity;
+  /** Why the container did not start or how it was lost (docker's State.Error). */
+  error?: string;
+  /** The container's main process, host pid, while it runs. */
+  pid?: number;
+}
+
+/** A process, told apart from later ones with the same pid by its start time (/proc/PID/stat). */
+export interface ProcessIdentity {
+  pid: number;
+  start: string;
 }
 
 interface Row {
@@ -93,7 +112,16 @@ export function deleteContainer(store: LocalStore, id: string): void {
 
 export function getContainer(store: LocalStore, id: string): ContainerRecord | undefined {
   const row = store.db.prepare("SELECT * FROM containers WHERE id = ?").get(id) as Row | undefined;
-  if (!row) return undefined;
+  return row ? fromRow(row) : undefined;
+}
+
+/** Every container, newest first (docker's ps order). */
+export function listContainerRecords(store: LocalStore): ContainerRecord[] {
+  const rows = store.db.prepare("SELECT * FROM containers ORDER BY created_ms DESC, id").all() as Row[];
+  return rows.map(fromRow);
+}
+
+function fromRow(row: Row): ContainerRecord {
   return {
     id: row.id,
     name: row.name,

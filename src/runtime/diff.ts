@@ -84,6 +84,28 @@ function sortedNames(dir: string): string[] {
     .map((b) => b.toString());
 }
 
+/**
+ * A whole tree as a tar (`docker export`): every entry, in walk order (names in byte order, a
+ * directory before its contents), with its own mtime (whole seconds), owner, mode and xattrs.
+ */
+export async function tarTree(root: string): Promise<Readable> {
+  const dirs: string[] = [];
+  collectDirs(root, "", dirs);
+  const attrs = await readDirXattrs(root, dirs);
+  const changes: Change[] = [];
+  const walk = (rel: string) => {
+    for (const name of sortedNames(join(root, rel))) {
+      const child = rel ? `${rel}/${name}` : name;
+      const path = join(root, child);
+      const st = fs.lstatSync(path);
+      changes.push({ rel: child, kind: "entry", path, stat: st, xattrs: attrs.get(child) });
+      if (st.isDirectory()) walk(child);
+    }
+  };
+  walk("");
+  return packChanges(changes, {});
+}
+
 // ---- the copy storage driver: changes against a record of the tree before the run
 
 /**

@@ -1,9 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { BerthError } from "../oci/errors.js";
 import type { LocalStore } from "../store/local-store.js";
+import { deleteFromRuntime, refreshContainer, signalContainer } from "./container-state.js";
 import { type ContainerRecord, deleteContainer, getContainer } from "./containers.js";
-import { findRuntimes, hostFacts } from "./oci-runtime.js";
 import { containerDirOf, removeContainerFiles } from "./rootfs.js";
 
 /**
@@ -28,20 +26,18 @@ export function findContainer(store: LocalStore, nameOrId: string): ContainerRec
     id = ids[0];
   }
   const found = id ? getContainer(store, id) : undefined;
-  if (!found) throw new BerthError("USAGE", `No such container: ${nameOrId}`);
+  if (!found) throw new BerthError("NOT_FOUND", `No such container: ${nameOrId}`);
   return found;
 }
 
 export interface RemoveContainerOptions {
   /** -f: remove a running container too, killing it first. */
   force?: boolean;
-  /** The runtimes' state directory the container was run with (see RunOptions.stateRoot). */
-  stateRoot?: string;
 }
 
 /** Removes one container; returns its ID. */
 export function removeContainer(store: LocalStore, nameOrId: string, opts: RemoveContainerOptions = {}): string {
-  const c = findContainer(store, nameOrId);
+  const c = refreshContainer(store, findContainer(store, nameOrId));
   if (c.state === "running") {
     if (!opts.force) {
       throw new BerthError(
@@ -49,11 +45,16 @@ export function removeContainer(store: LocalStore, nameOrId: string, opts: Remov
         `You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`,
       );
     }
-    // `delete --force` kills the container's processes and forgets it.
-    const stateRoot = opts.stateRoot ?? "/run/berth";
-    for (const rt of findRuntimes(hostFacts(), c.spec.runtime).candidates) {
-      spawnSync(rt.path, ["--root", join(stateRoot, rt.name), "delete", "--force", c.id], { stdio: "ignore" });
+    // SIGKILL, then give its holder a moment to record the end and unmount, as docker's
+    // rm -f waits for the exit; `delete --force` clears whatever is left either way.
+    signalContainer(c, "SIGKILL");
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const now = getContainer(store, c.id);
+      if (!now || refreshContainer(store, now).state !== "running") break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
+    deleteFromRuntime(c);
   }
   removeContainerFiles(containerDirOf(store, c.id));
   deleteContainer(store, c.id);

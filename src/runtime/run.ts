@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import { hostname as hostHostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { z } from "zod";
 import { BerthError } from "../oci/errors.js";
+import type { ContainerConfig } from "../oci/schema.js";
 import { resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 import { lookupCommand } from "./command-lookup.js";
@@ -10,12 +12,16 @@ import {
   type ContainerSpec,
   deleteContainer,
   generateName,
+  getContainer,
   insertContainer,
   newContainerId,
+  type ProcessIdentity,
   updateContainer,
 } from "./containers.js";
+import { JsonLogWriter, type LogStream, logPathOf } from "./json-log.js";
 import { findRuntimes, type HostFacts, hostFacts, hostLimits, type RuntimeName, runBundle } from "./oci-runtime.js";
 import { type BindMount, buildOciSpec, DEFAULT_PATH, type Limit } from "./oci-spec.js";
+import { identify } from "./process-identity.js";
 import {
   containerDirOf,
   defaultStorageDriver,
@@ -78,6 +84,12 @@ export interface RunOptions {
   buildStep?: boolean;
   /** Facts about the host (for tests); default: read from this machine. */
   host?: HostFacts;
+  /** -i, as recorded for inspect (the stream itself is `stdin`). */
+  interactive?: boolean;
+  /** -d, as recorded for inspect (detaching is the caller's: see supervisor.ts). */
+  detach?: boolean;
+  /** Also write stdout and stderr to the container's json-file log, for `logs` (not with a tty). */
+  log?: boolean;
 }
 
 export interface RunResult {
@@ -92,12 +104,46 @@ export interface RunResult {
   notes: string[];
 }
 
+/** `docker run` in the foreground: create, start, wait; with `rm`, remove afterwards. */
 export async function runContainer(store: LocalStore, image: string, opts: RunOptions = {}): Promise<RunResult> {
+  const created = await create(store, image, opts, true);
+  const result: RunResult = { ...created.result, exitCode: 125 };
+  try {
+    const launched = await launchContainer(store, created.result.id, {
+      ...opts,
+      mounted: created.rootfs,
+    });
+    Object.assign(result, launched);
+    return result;
+  } finally {
+    if (opts.rm) {
+      removeContainerFiles(containerDirOf(store, created.result.id));
+      deleteContainer(store, created.result.id);
+    }
+  }
+}
+
+export type CreateResult = Omit<RunResult, "exitCode" | "message" | "runtime">;
+
+/**
+ * `docker create`: records the container, prepares its read/write layer and writes its OCI
+ * bundle (config.json, hosts files), and leaves it unmounted until `start`. A failure removes
+ * what was made; a kill -9 half-way leaves a "Created" container that `rm` clears.
+ */
+export async function createContainer(store: LocalStore, image: string, opts: RunOptions = {}): Promise<CreateResult> {
+  return (await create(store, image, opts, false)).result;
+}
+
+async function create(
+  store: LocalStore,
+  image: string,
+  opts: RunOptions,
+  keepMounted: boolean,
+): Promise<{ result: CreateResult; rootfs: Rootfs }> {
   const resolved = resolveImage(store, image);
   const manifest = store.readManifest(resolved.image.manifest);
   const config = store.readConfig(resolved.image.id);
-  const facts = opts.host ?? hostFacts();
-  const search = findRuntimes(facts, opts.runtime);
+  const search = findRuntimes(opts.host ?? hostFacts(), opts.runtime);
   if (search.candidates.length === 0) {
     throw new BerthError(
       "UNSUPPORTED",
@@ -110,7 +156,13 @@ export async function runContainer(store: LocalStore, image: string, opts: RunOp
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
     throw new BerthError("USAGE", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
-  const spec: ContainerSpec = { driver, command: [], options: recordedOptions(opts) };
+  const spec: ContainerSpec = {
+    driver,
+    command: [],
+    options: recordedOptions(opts),
+    stateRoot: opts.stateRoot ?? defaultStateRoot(),
+    ...holderNow(),
+  };
   insertContainer(store, {
     id,
     name,
@@ -123,13 +175,14 @@ export async function runContainer(store: LocalStore, image: string, opts: RunOp
   });
   const containerDir = resolve(containerDirOf(store, id));
   let rootfs: Rootfs | undefined;
-  const result: RunResult = { id, name, exitCode: 125, driver, notes: search.skipped };
   try {
-    rootfs = await prepareRootfs(store, { manifest, config }, containerDir, driver);
-    const image = config.config ?? {};
+    rootfs = await prepareRootfs(store, { manifest, config }, containerDir, driver, {
+      volatile: opts.buildStep === true,
+    });
+    const imageConfig = config.config ?? {};
     const hostname = opts.hostname ?? (opts.network === "host" ? hostHostname() : id.slice(0, 12));
     const files = writeHostFiles(containerDir, hostname, opts.network ?? "none");
-    const oci = buildOciSpec(image, {
+    const oci = buildOciSpec(imageConfig, {
       ...opts,
       hostname,
       mounts: [
@@ -145,9 +198,67 @@ export async function runContainer(store: LocalStore, image: string, opts: RunOp
       hostLimits: hostLimits(),
     });
     spec.command = oci.process.args;
+    spec.config = dockerContainerConfig(imageConfig, opts, hostname, image);
     fs.writeFileSync(join(containerDir, "config.json"), `${JSON.stringify(oci, null, 2)}\n`);
     ensureWorkdir(rootfs.path, oci.process.cwd);
+    updateContainer(store, id, { spec });
+    if (!keepMounted) releaseRootfs(rootfs);
+    return { result: { id, name, driver, notes: search.skipped }, rootfs };
+  } catch (err) {
+    if (rootfs) releaseRootfs(rootfs);
+    removeContainerFiles(containerDir);
+    deleteContainer(store, id);
+    throw err;
+  }
+}
 
+export interface LaunchOptions extends Pick<RunOptions, "stdin" | "stdout" | "stderr" | "host" | "log"> {
+  /** The file system when the caller has it mounted already (run: create, then launch). */
+  mounted?: Rootfs;
+  /** Called once the container's process runs. */
+  onStart?: (pid: number) => void;
+}
+
+export type LaunchResult = Pick<RunResult, "exitCode" | "message" | "runtime">;
+
+/**
+ * Starts a created (or exited) container and waits for it: mounts its file system, checks
+ * that its command exists (docker's 126 and 127), runs the bundle, and records how it ended.
+ * The calling process is the container's holder meanwhile (see ContainerSpec.holder).
+ */
+export async function launchContainer(store: LocalStore, id: string, opts: LaunchOptions = {}): Promise<LaunchResult> {
+  const record = getContainer(store, id);
+  if (!record) throw new BerthError("NOT_FOUND", `No such container: ${id}`);
+  const spec = record.spec;
+  const containerDir = resolve(containerDirOf(store, id));
+  const configFile = join(containerDir, "config.json");
+  if (!fs.existsSync(configFile)) {
+    throw new BerthError(
+      "STORE",
+      `container ${record.name} was never completely created (berth was interrupted): remove it with berth rm ${record.name}`,
+    );
+  }
+  const oci = ociProcessSchema.parse(JSON.parse(fs.readFileSync(configFile, "utf8")));
+  const search = findRuntimes(
+    opts.host ?? hostFacts(),
+    typeof spec.options.runtime === "string" ? spec.options.runtime : undefined,
+  );
+  let rootfs = opts.mounted;
+  const result: LaunchResult = { exitCode: 125 };
+  Object.assign(spec, holderNow(), { exitCode: undefined, error: undefined, pid: undefined });
+  let log = opts.log ? new JsonLogWriter(logPathOf(containerDir, id)) : undefined;
+  const logged = (name: LogStream, out: RunOptions["stdout"]): RunOptions["stdout"] =>
+    log && out !== "inherit" ? log.stream(name, out ?? undefined) : out;
+  try {
+    if (!rootfs) {
+      const image = resolveImage(store, record.imageId);
+      rootfs = await prepareRootfs(
+        store,
+        { manifest: store.readManifest(image.image.manifest), config: store.readConfig(image.image.id) },
+        containerDir,
+        spec.driver,
+      );
+    }
     const env = oci.process.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
     const found = lookupCommand(rootfs.path, oci.process.args[0] as string, {
       path: env,
@@ -160,37 +271,105 @@ export async function runContainer(store: LocalStore, image: string, opts: RunOp
       result.exitCode = found.exitCode;
       result.message = found.message;
       spec.exitCode = found.exitCode;
+      spec.error = found.message;
+      spec.finishedMs = Date.now();
       updateContainer(store, id, { state: "exited", spec });
       return result;
     }
-
     const run = await runBundle({
       bundle: containerDir,
       id,
       runtimes: search.candidates,
-      stateRoot: opts.stateRoot ?? defaultStateRoot(),
+      stateRoot: spec.stateRoot ?? defaultStateRoot(),
       stdin: opts.stdin ?? null,
-      stdout: opts.stdout ?? null,
-      stderr: opts.stderr ?? null,
-      onStart: (_pid, runtime) => {
+      stdout: logged("stdout", opts.stdout) ?? null,
+      stderr: logged("stderr", opts.stderr) ?? null,
+      onStart: (pid, runtime) => {
         spec.runtime = runtime;
         spec.startedMs = Date.now();
+        spec.finishedMs = undefined;
+        spec.pid = pid;
         updateContainer(store, id, { state: "running", spec });
+        opts.onStart?.(pid);
       },
     });
+    // the last partial lines reach the log before the exit is recorded: `logs -f` stops there
+    log?.close();
+    log = undefined;
     result.exitCode = run.exitCode;
     result.runtime = run.runtime;
     spec.exitCode = run.exitCode;
     spec.finishedMs = Date.now();
+    spec.pid = undefined;
     updateContainer(store, id, { state: "exited", spec, size: rootfsSize(rootfs) });
     return result;
+  } catch (err) {
+    spec.error = err instanceof Error ? err.message : String(err);
+    spec.exitCode = 128;
+    updateContainer(store, id, { state: record.state === "created" ? "created" : "exited", spec });
+    throw err;
   } finally {
+    log?.close();
     if (rootfs) releaseRootfs(rootfs);
-    if (opts.rm) {
-      removeContainerFiles(containerDir);
-      deleteContainer(store, id);
-    }
   }
+}
+
+/** The part of config.json a launch reads back (the file is berth's own, still checked). */
+const ociProcessSchema = z.object({
+  process: z.object({
+    args: z.array(z.string()).min(1),
+    env: z.array(z.string()),
+    cwd: z.string(),
+    user: z.object({ uid: z.number(), gid: z.number(), additionalGids: z.array(z.number()).optional() }),
+  }),
+});
+
+function holderNow(): { holder?: ProcessIdentity } {
+  const me = identify();
+  return me ? { holder: me } : {};
+}
+
+/**
+ * docker's container Config: the image's, with what the run changed (-e appended or replacing
+ * by name, the command, -w, -u, the host name). `inspect` shows it and `commit` starts from it.
+ */
+function dockerContainerConfig(
+  image: ContainerConfig,
+  opts: RunOptions,
+  hostname: string,
+  imageName: string,
+): Record<string, unknown> {
+  const env = new Map<string, string>();
+  for (const e of [...(image.Env ?? []), ...(opts.env ?? [])]) env.set(e.split("=")[0] as string, e);
+  const userCmd = opts.cmd && opts.cmd.length > 0 ? [...opts.cmd] : undefined;
+  const entrypoint = opts.entrypoint
+    ? opts.entrypoint.length
+      ? [...opts.entrypoint]
+      : null
+    : (image.Entrypoint ?? null);
+  return {
+    Hostname: hostname,
+    Domainname: "",
+    User: opts.user ?? image.User ?? "",
+    AttachStdin: opts.interactive === true,
+    AttachStdout: opts.detach !== true,
+    AttachStderr: opts.detach !== true,
+    ...(image.ExposedPorts ? { ExposedPorts: image.ExposedPorts } : {}),
+    Tty: opts.tty === true,
+    OpenStdin: opts.interactive === true,
+    StdinOnce: opts.interactive === true && opts.detach !== true,
+    Env: env.size ? [...env.values()] : null,
+    Cmd: userCmd ?? (opts.entrypoint ? null : (image.Cmd ?? null)),
+    ...(image.Healthcheck ? { Healthcheck: image.Healthcheck } : {}),
+    Image: imageName,
+    Volumes: image.Volumes ?? null,
+    WorkingDir: opts.workdir ?? image.WorkingDir ?? "",
+    Entrypoint: entrypoint,
+    OnBuild: image.OnBuild ?? null,
+    Labels: image.Labels ?? {},
+    ...(image.StopSignal ? { StopSignal: image.StopSignal } : {}),
+    ...(image.Shell ? { Shell: image.Shell } : {}),
+  };
 }
 
 /** What `start` would need again; streams and host facts are not data. */
@@ -199,7 +378,7 @@ function recordedOptions(opts: RunOptions): Record<string, unknown> {
   return rest;
 }
 
-function defaultStateRoot(): string {
+export function defaultStateRoot(): string {
   return process.geteuid?.() === 0 ? "/run/berth" : join(tmpdir(), `berth-${process.geteuid?.() ?? "user"}`);
 }
 

@@ -1,4 +1,7 @@
 import type { Digest } from "../oci/digest.js";
+import { refreshContainer } from "../runtime/container-state.js";
+import { listContainerRecords } from "../runtime/containers.js";
+import { isAlive } from "../runtime/process-identity.js";
 import { containerDirOf, removeContainerFiles } from "../runtime/rootfs.js";
 import { pruneSnapshots } from "../runtime/snapshots.js";
 import { containersUsing, deleteImageRow, listImages } from "../store/image-records.js";
@@ -51,11 +54,24 @@ export function pruneImages(store: LocalStore, opts: { all?: boolean; buildCache
 
 /** `docker container prune`: removes containers that are not running. */
 export function pruneContainers(store: LocalStore): string[] {
+  return pruneStoppedContainers(store).ids;
+}
+
+/**
+ * The same, with the bytes their read/write layers held. A running row whose holder died is
+ * corrected first (it may have ended unseen); a container still being created (its creator
+ * alive) is left alone.
+ */
+export function pruneStoppedContainers(store: LocalStore): { ids: string[]; bytes: number } {
+  for (const c of listContainerRecords(store)) refreshContainer(store, c);
   return store.write(() => {
-    const ids = store.db.prepare("SELECT id FROM containers WHERE state != 'running'").pluck().all() as string[];
-    for (const id of ids) removeContainerFiles(containerDirOf(store, id));
-    store.db.prepare("DELETE FROM containers WHERE state != 'running'").run();
-    return ids;
+    const victims = listContainerRecords(store).filter(
+      (c) => c.state === "exited" || (c.state === "created" && !(c.spec.holder && isAlive(c.spec.holder))),
+    );
+    for (const c of victims) removeContainerFiles(containerDirOf(store, c.id));
+    const del = store.db.prepare("DELETE FROM containers WHERE id = ?");
+    for (const c of victims) del.run(c.id);
+    return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + c.size, 0) };
   });
 }
 

@@ -2,25 +2,38 @@ import type { Command } from "@commander-js/extra-typings";
 import { goJson } from "../../format/go-json.js";
 import { compileTemplate } from "../../format/go-template.js";
 import { BerthError } from "../../oci/errors.js";
+import type { ContainerRecord } from "../../runtime/containers.js";
+import { findContainer } from "../../verbs/container-control.js";
+import { inspectContainer } from "../../verbs/containers.js";
 import { inspectImage } from "../../verbs/inspect.js";
 import type { CliContext } from "../context.js";
 
-/** `inspect` / `image inspect`: docker's JSON array, or a Go template per image. */
-export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | "image"): void {
+/**
+ * `inspect` / `image inspect` / `container inspect`: docker's JSON array, or a Go template per
+ * object. Plain `inspect` looks for a container first, then an image, as docker does.
+ */
+export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | "image" | "container"): void {
   cmd
-    .argument("<names...>", "images to inspect")
+    .argument("<names...>", "objects to inspect")
     .option("-f, --format <format>", "format the output using a Go template")
-    .option("--type <type>", "only look for this type of object (image)")
+    .option("--type <type>", "only look for this type of object (container or image)")
     .option("-s, --size", "display total file sizes (accepted for compatibility)")
     .action((names, opts) => {
-      if (opts.type && opts.type !== "image") {
-        throw new BerthError("USAGE", `"${opts.type}" is not a type berth inspect knows yet: use --type image`);
+      if (opts.type && opts.type !== "image" && opts.type !== "container") {
+        throw new BerthError(
+          "USAGE",
+          `"${opts.type}" is not a type berth inspect knows: use --type container or image`,
+        );
       }
+      const type = noun === "object" ? opts.type : noun;
       const found: unknown[] = [];
       const errors: string[] = [];
       for (const name of names) {
         try {
-          found.push(inspectImage(ctx.store(), name));
+          const container = type === "image" ? undefined : lookupContainer(ctx, name);
+          if (container) found.push(inspectContainer(ctx.store(), container));
+          else if (type === "container") errors.push(`No such container: ${name}`);
+          else found.push(inspectImage(ctx.store(), name));
         } catch (err) {
           if (!(err instanceof BerthError) || err.code !== "IMAGE_UNKNOWN") throw err;
           errors.push(noun === "object" ? `No such object: ${name}` : err.message);
@@ -37,4 +50,13 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
         ctx.setExitCode(1);
       }
     });
+}
+
+function lookupContainer(ctx: CliContext, name: string): ContainerRecord | undefined {
+  try {
+    return findContainer(ctx.store(), name);
+  } catch (err) {
+    if (err instanceof BerthError && err.code === "NOT_FOUND") return undefined;
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { humanSizeWithPrecision } from "../../format/units.js";
 import { familiarString } from "../../oci/reference.js";
-import { diskUsage, type PruneResult, pruneContainers, pruneImages, pruneSystem } from "../../verbs/prune.js";
+import { diskUsage, type PruneResult, pruneImages, pruneStoppedContainers, pruneSystem } from "../../verbs/prune.js";
 import type { CliContext } from "../context.js";
 import { printFormatted } from "../output.js";
 
@@ -52,9 +52,9 @@ export function registerImagePrune(cmd: Command, ctx: CliContext): void {
 export function registerContainerPrune(cmd: Command, ctx: CliContext): void {
   cmd.option("-f, --force", "do not prompt for confirmation").action(async (opts) => {
     if (!opts.force && !(await confirm(ctx, "WARNING! This will remove all stopped containers."))) return;
-    const ids = pruneContainers(ctx.store());
+    const { ids, bytes } = pruneStoppedContainers(ctx.store());
     let out = ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "";
-    out += "Total reclaimed space: 0B\n";
+    out += `Total reclaimed space: ${humanSizeWithPrecision(bytes, 4)}\n`;
     ctx.stdout.write(out);
   });
 }

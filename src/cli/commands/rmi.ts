@@ -31,11 +31,16 @@ export function registerRmi(cmd: Command, ctx: CliContext): void {
     });
 }
 
-/** `rm` removes containers; given an image, it says so and points at rmi. */
+/**
+ * `rm [-f] [-v] CONTAINER...` removes containers; given an image that is no container, it says
+ * so and points at rmi (the seed's `docker rm <image>:<tag>`).
+ */
 export function registerRm(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<containers...>", "containers to remove")
-    .option("-f, --force", "force the removal of a running container")
+    .option("-f, --force", "force the removal of a running container (uses SIGKILL)")
+    .option("-v, --volumes", "remove anonymous volumes (berth makes none: nothing more to remove)")
+    .option("-l, --link", "remove a link (berth has no links)")
     .action((names, opts) => {
       let failed = false;
       for (const name of names) {
@@ -47,11 +52,11 @@ export function registerRm(cmd: Command, ctx: CliContext): void {
           failed = true;
           let image: unknown;
           try {
-            image = tryResolve(ctx.store(), name);
+            image = err.code === "NOT_FOUND" ? tryResolve(ctx.store(), name) : undefined;
           } catch {
             image = undefined;
           }
-          if (image && /^No such container/.test(err.message)) {
+          if (image) {
             ctx.stderr.write(
               `Error: "${name}" is an image, not a container: berth rm removes containers; to remove the image run: berth rmi ${name}\n`,
             );

@@ -2,25 +2,90 @@ import { isAbsolute } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
 import type { BindMount, Limit } from "../../runtime/oci-spec.js";
-import { runContainer } from "../../runtime/run.js";
+import { createContainer, type RunOptions, runContainer } from "../../runtime/run.js";
+import { startDetached } from "../../runtime/supervisor.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
 /**
  * `run [OPTIONS] IMAGE [COMMAND] [ARG...]`: runs a container in the foreground and exits with
- * its exit code; berth's own failures exit 125, a command that cannot be invoked 126, one
+ * its exit code (or with -d, under a supervisor in the background, printing its ID); berth's own failures exit 125, a command that cannot be invoked 126, one
  * that is not found 127, as docker's do.
  *
  * Everything after IMAGE belongs to the container (`berth run img ls -la`): that needs
  * `program.enablePositionalOptions()` in main.ts, so global options come before the command.
  */
 export function registerRun(cmd: Command, ctx: CliContext): void {
-  cmd
+  withRunFlags(cmd)
+    .option("-d, --detach", "run in the background and print the container ID")
+    .action(async (image, command, opts) => {
+      try {
+        const options = runOptions(command, opts, ctx);
+        if (opts.detach) {
+          if (options.tty) {
+            throw new BerthError(
+              "UNSUPPORTED",
+              "berth cannot keep a terminal for a detached container yet: run -d without -t, or -it in the foreground",
+            );
+          }
+          const store = ctx.store();
+          const created = await createContainer(store, image, { ...options, detach: true });
+          const report = await startDetached(store, created.id, { berth: berthCommand(), autoRemove: options.rm });
+          if (!report.started) {
+            ctx.stderr.write(`Error: ${report.message}\n`);
+            ctx.setExitCode(report.exitCode);
+            return;
+          }
+          ctx.stdout.write(`${created.id}\n`);
+          return;
+        }
+        const tty = options.tty === true;
+        const result = await runContainer(ctx.store(), image, {
+          ...options,
+          // A terminal is the runtime's to drive: it gets the real one.
+          stdin: tty && opts.interactive ? "inherit" : opts.interactive ? ctx.stdin : null,
+          stdout: tty ? "inherit" : ctx.stdout,
+          stderr: tty ? "inherit" : ctx.stderr,
+          log: !tty,
+        });
+        if (result.message) ctx.stderr.write(`Error: ${result.message}\n`);
+        ctx.setExitCode(result.exitCode);
+      } catch (err) {
+        if (!(err instanceof BerthError)) throw err;
+        ctx.stderr.write(`Error: ${err.message}\n`);
+        ctx.setExitCode(125);
+      }
+    });
+}
+
+/** `create [OPTIONS] IMAGE [COMMAND] [ARG...]`: run's flags; prints the new container's ID. */
+export function registerCreate(cmd: Command, ctx: CliContext): void {
+  withRunFlags(cmd).action(async (image, command, opts) => {
+    try {
+      const created = await createContainer(ctx.store(), image, runOptions(command, opts, ctx));
+      ctx.stdout.write(`${created.id}\n`);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      ctx.stderr.write(`Error: ${err.message}\n`);
+      ctx.setExitCode(125);
+    }
+  });
+}
+
+/**
+ * How to run berth again, for the detached supervisor: this same Node with this same entry
+ * script (bin/berth).
+ */
+export function berthCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? "berth"];
+}
+
+function withRunFlags(cmd: Command) {
+  return cmd
     .argument("<image>", "the image to run")
     .argument("[command...]", "the command and its arguments (default: the image's)")
     .passThroughOptions()
     .option("--rm", "remove the container when it exits")
-    .option("-d, --detach", "run in the background (not supported yet)")
     .option("-e, --env <KEY=VALUE>", "set an environment variable (KEY alone takes berth's own)", collect, [])
     .option("-w, --workdir <dir>", "working directory inside the container")
     .option("-u, --user <user[:group]>", "user name or UID, and optionally group name or GID")
@@ -34,48 +99,39 @@ export function registerRun(cmd: Command, ctx: CliContext): void {
     .option("--read-only", "mount the container's root file system read-only")
     .option("--ulimit <name=soft[:hard]>", "a resource limit (no higher than this host's hard limit)", collect, [])
     .option("--runtime <name>", "the OCI runtime: crun, runc or a path (default: the best that works here)")
-    .option("--storage-driver <driver>", "overlay (default where available) or copy")
-    .action(async (image, command, opts) => {
-      try {
-        if (opts.detach) throw new BerthError("UNSUPPORTED", "detached containers (-d) are not supported yet");
-        const network = opts.network ?? "none";
-        if (network !== "none" && network !== "host") {
-          throw new BerthError("USAGE", `network ${network} is not available: berth runs --network none or host`);
-        }
-        const driver = opts.storageDriver;
-        if (driver !== undefined && driver !== "overlay" && driver !== "copy") {
-          throw new BerthError("USAGE", `unknown storage driver ${driver}: use overlay or copy`);
-        }
-        const tty = opts.tty === true;
-        const result = await runContainer(ctx.store(), image, {
-          cmd: command,
-          entrypoint: opts.entrypoint === undefined ? undefined : opts.entrypoint === "" ? [] : [opts.entrypoint],
-          env: opts.env.flatMap((e) => envEntry(e, ctx.env)),
-          workdir: opts.workdir,
-          user: opts.user,
-          tty,
-          name: opts.name,
-          network,
-          volumes: opts.volume.map(parseVolume),
-          hostname: opts.hostname,
-          readOnly: opts.readOnly === true,
-          ulimits: Object.fromEntries(opts.ulimit.map(parseUlimit)),
-          rm: opts.rm === true,
-          driver,
-          runtime: opts.runtime,
-          // A terminal is the runtime's to drive: it gets the real one.
-          stdin: tty && opts.interactive ? "inherit" : opts.interactive ? ctx.stdin : null,
-          stdout: tty ? "inherit" : ctx.stdout,
-          stderr: tty ? "inherit" : ctx.stderr,
-        });
-        if (result.message) ctx.stderr.write(`Error: ${result.message}\n`);
-        ctx.setExitCode(result.exitCode);
-      } catch (err) {
-        if (!(err instanceof BerthError)) throw err;
-        ctx.stderr.write(`Error: ${err.message}\n`);
-        ctx.setExitCode(125);
-      }
-    });
+    .option("--storage-driver <driver>", "overlay (default where available) or copy");
+}
+
+type RunFlags = ReturnType<ReturnType<typeof withRunFlags>["opts"]>;
+
+/** The flags as RunOptions (streams aside), checked. */
+function runOptions(command: string[], opts: RunFlags, ctx: CliContext): RunOptions {
+  const network = opts.network ?? "none";
+  if (network !== "none" && network !== "host") {
+    throw new BerthError("USAGE", `network ${network} is not available: berth runs --network none or host`);
+  }
+  const driver = opts.storageDriver;
+  if (driver !== undefined && driver !== "overlay" && driver !== "copy") {
+    throw new BerthError("USAGE", `unknown storage driver ${driver}: use overlay or copy`);
+  }
+  return {
+    cmd: command,
+    entrypoint: opts.entrypoint === undefined ? undefined : opts.entrypoint === "" ? [] : [opts.entrypoint],
+    env: opts.env.flatMap((e) => envEntry(e, ctx.env)),
+    workdir: opts.workdir,
+    user: opts.user,
+    tty: opts.tty === true,
+    interactive: opts.interactive === true,
+    name: opts.name,
+    network,
+    volumes: opts.volume.map(parseVolume),
+    hostname: opts.hostname,
+    readOnly: opts.readOnly === true,
+    ulimits: Object.fromEntries(opts.ulimit.map(parseUlimit)),
+    rm: opts.rm === true,
+    driver,
+    runtime: opts.runtime,
+  };
 }
 
 /** docker's -e: KEY=VALUE as it is; KEY alone takes berth's own value, or is dropped. */

@@ -1,0 +1,287 @@
+import type { Command } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
+import { parseGoDuration } from "../../dockerfile/duration.js";
+import { goQuote } from "../../dockerfile/go-strings.js";
+import { displayWidth } from "../../format/table.js";
+import { goTimeString, humanDuration, humanSizeWithPrecision } from "../../format/units.js";
+import { BerthError } from "../../oci/errors.js";
+import { getContainer } from "../../runtime/containers.js";
+import { nowNano, timeNs } from "../../runtime/json-log.js";
+import { launchContainer } from "../../runtime/run.js";
+import { superviseContainer } from "../../runtime/supervisor.js";
+import { findContainer, kill, logs, startContainer, stop } from "../../verbs/container-control.js";
+import { type ContainerSummary, containers } from "../../verbs/containers.js";
+import type { CliContext } from "../context.js";
+import { printFormatted } from "../output.js";
+import { collect } from "./options.js";
+import { berthCommand } from "./run.js";
+
+/**
+ * The container commands after `run`: ps, start, stop, kill, logs, and the hidden supervisor
+ * that `run -d` and `start` leave behind. Output, flags and exit codes follow docker's CLI.
+ */
+
+const HEADERS = {
+  ID: "CONTAINER ID",
+  Image: "IMAGE",
+  Command: "COMMAND",
+  CreatedAt: "CREATED AT",
+  RunningFor: "CREATED",
+  Ports: "PORTS",
+  State: "STATE",
+  Status: "STATUS",
+  Size: "SIZE",
+  Names: "NAMES",
+  Labels: "LABELS",
+  Mounts: "MOUNTS",
+  Networks: "NETWORKS",
+  LocalVolumes: "LOCAL VOLUMES",
+};
+
+/** docker's formatter.Ellipsis: at most `max` columns, the last one "…" when cut. */
+function ellipsis(s: string, max: number): string {
+  if (displayWidth(s) <= max) return s;
+  let out = "";
+  for (const ch of s) {
+    if (displayWidth(out + ch) > max - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
+/** `ps`, `container ls`: CONTAINER ID IMAGE COMMAND CREATED STATUS PORTS NAMES. */
+export function registerPs(cmd: Command, ctx: CliContext): void {
+  cmd
+    .option("-a, --all", "show all containers (default shows just running)")
+    .option("-q, --quiet", "only display container IDs")
+    .option("--no-trunc", "do not truncate output")
+    .option("-s, --size", "display total file sizes")
+    .option("-n, --last <n>", "show n last created containers (includes all states)")
+    .option("-l, --latest", "show the latest created container (includes all states)")
+    .addOption(
+      new Option("-f, --filter <filter>", "filter output (id, name, label, status, exited, ancestor, before, since)")
+        .argParser(collect)
+        .default([] as string[]),
+    )
+    .option("--format <format>", "format output: table, json, or a Go template")
+    .action((opts) => {
+      const last = opts.latest ? 1 : opts.last === undefined ? undefined : Number(opts.last);
+      if (last !== undefined && !Number.isInteger(last)) {
+        throw new BerthError("USAGE", `invalid argument "${opts.last}" for "-n, --last": give a number`);
+      }
+      const trunc = opts.trunc !== false;
+      const rows = containers(ctx.store(), {
+        all: opts.all === true,
+        last,
+        size: opts.size === true || /\.Size\b/.test(opts.format ?? ""),
+        filters: opts.filter,
+      });
+      const items = rows.map((r) => psItem(r, trunc));
+      if (opts.quiet) {
+        ctx.stdout.write(items.map((i) => `${i.ID}\n`).join(""));
+        return;
+      }
+      const table = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${opts.size ? "\t{{.Size}}" : ""}`;
+      printFormatted(ctx, opts.format, items, table, HEADERS);
+    });
+}
+
+/** docker's ContainerContext fields, as strings. */
+function psItem(r: ContainerSummary, trunc: boolean): Record<string, string> {
+  const now = Date.now();
+  const createdMs = r.Created * 1000;
+  let image = r.Image;
+  if (trunc && image.startsWith("sha256:")) image = image.slice(7, 19);
+  else if (trunc) image = image.replace(/@sha256:[a-f0-9]{64}$/, "");
+  const mounts = r.Mounts.map((m) => (trunc ? ellipsis(m.Source, 15) : m.Source));
+  return {
+    ID: trunc ? r.Id.slice(0, 12) : r.Id,
+    Image: image,
+    Command: goQuote(trunc ? ellipsis(r.Command, 20) : r.Command),
+    CreatedAt: goTimeString(new Date(createdMs)),
+    RunningFor: `${humanDuration(now - createdMs)} ago`,
+    Ports: "",
+    State: r.State,
+    Status: r.Status,
+    Size:
+      r.SizeRw === undefined
+        ? ""
+        : `${humanSizeWithPrecision(r.SizeRw, 3)} (virtual ${humanSizeWithPrecision(r.SizeRootFs ?? 0, 3)})`,
+    Names: r.Names.map((n) => n.replace(/^\//, "")).join(","),
+    Labels: Object.entries(r.Labels)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(","),
+    Mounts: mounts.join(","),
+    Networks: r.NetworkMode,
+    LocalVolumes: "0",
+  };
+}
+
+/** Runs `each` over the names, printing errors as docker does and exiting 1 if any failed. */
+async function forEachContainer(
+  ctx: CliContext,
+  names: readonly string[],
+  each: (name: string) => Promise<void> | void,
+): Promise<void> {
+  let failed = false;
+  for (const name of names) {
+    try {
+      await each(name);
+    } catch (err) {
+      if (!(err instanceof BerthError)) throw err;
+      ctx.stderr.write(`Error: ${err.message}\n`);
+      failed = true;
+    }
+  }
+  if (failed) ctx.setExitCode(1);
+}
+
+/** `start [-a] [-i] CONTAINER...` */
+export function registerStart(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<containers...>", "containers to start")
+    .option("-a, --attach", "attach STDOUT/STDERR and forward signals")
+    .option("-i, --interactive", "attach the container's STDIN")
+    .action(async (names, opts) => {
+      const store = ctx.store();
+      if ((opts.attach || opts.interactive) && names.length > 1) {
+        throw new BerthError("USAGE", "you cannot start and attach multiple containers at once");
+      }
+      if (opts.interactive) {
+        // stdin needs this process: the container runs in the foreground here, as `run -i` does
+        const c = findContainer(store, names[0] as string);
+        const r = await launchContainer(store, c.id, {
+          stdin: ctx.stdin,
+          stdout: opts.attach ? ctx.stdout : null,
+          stderr: opts.attach ? ctx.stderr : null,
+          log: true,
+        });
+        if (r.message) ctx.stderr.write(`Error: ${r.message}\n`);
+        ctx.setExitCode(r.exitCode);
+        return;
+      }
+      if (opts.attach) {
+        const c = findContainer(store, names[0] as string);
+        const since = timeNs(nowNano());
+        const report = await startContainer(store, c, { berth: berthCommand() });
+        if (!report.started) {
+          ctx.stderr.write(`Error: ${report.message}\n`);
+          ctx.setExitCode(report.exitCode);
+          return;
+        }
+        for await (const e of logs(store, c, { follow: true, sinceNs: since })) {
+          (e.stream === "stdout" ? ctx.stdout : ctx.stderr).write(e.log);
+        }
+        ctx.setExitCode(getContainer(store, c.id)?.spec.exitCode ?? 0);
+        return;
+      }
+      await forEachContainer(ctx, names, async (name) => {
+        const report = await startContainer(store, findContainer(store, name), { berth: berthCommand() });
+        if (!report.started) throw new BerthError("STORE", report.message);
+        ctx.stdout.write(`${name}\n`);
+      });
+    });
+}
+
+/** `stop [-t SECONDS] [-s SIGNAL] CONTAINER...` */
+export function registerStop(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<containers...>", "containers to stop")
+    .option("-t, --time <seconds>", "seconds to wait before killing the container (default 10)")
+    .option("-s, --signal <signal>", "signal to send (default: the image's STOPSIGNAL, else SIGTERM)")
+    .action(async (names, opts) => {
+      const timeout = opts.time === undefined ? undefined : Number(opts.time);
+      if (timeout !== undefined && !Number.isInteger(timeout)) {
+        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time": give whole seconds`);
+      }
+      await forEachContainer(ctx, names, async (name) => {
+        await stop(ctx.store(), findContainer(ctx.store(), name), { timeout, signal: opts.signal });
+        ctx.stdout.write(`${name}\n`);
+      });
+    });
+}
+
+/** `kill [-s SIGNAL] CONTAINER...` */
+export function registerKill(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<containers...>", "containers to kill")
+    .option("-s, --signal <signal>", "signal to send", "KILL")
+    .action(async (names, opts) => {
+      await forEachContainer(ctx, names, (name) => {
+        kill(ctx.store(), findContainer(ctx.store(), name), opts.signal);
+        ctx.stdout.write(`${name}\n`);
+      });
+    });
+}
+
+/** docker's --since/--until: a Go duration back from now, Unix seconds, or an RFC 3339 time. */
+function timeArg(value: string, flag: string): bigint {
+  if (/^\d+(\.\d{1,9})?$/.test(value)) {
+    const [s, frac = ""] = value.split(".");
+    return BigInt(s as string) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
+  }
+  if (/^\d{4}-\d\d-\d\d/.test(value)) {
+    const withZone = /T.*(Z|[+-]\d\d:\d\d)$/.test(value)
+      ? value
+      : `${value.includes("T") ? value : `${value}T00:00:00`}Z`;
+    const ns = timeNs(withZone);
+    if (ns === 0n) throw new BerthError("USAGE", `invalid time "${value}" for ${flag}: use 2006-01-02T15:04:05Z`);
+    return ns;
+  }
+  try {
+    return timeNs(nowNano()) - BigInt(Math.round(parseGoDuration(value)));
+  } catch {
+    throw new BerthError(
+      "USAGE",
+      `invalid value "${value}" for ${flag}: give a duration (10m), Unix seconds or a time`,
+    );
+  }
+}
+
+/** `logs [-f] [--tail N] [-t] [--since] [--until] CONTAINER` */
+export function registerLogs(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<container>", "the container")
+    .option("-f, --follow", "follow log output")
+    .option("-n, --tail <n>", 'number of lines to show from the end of the logs ("all")', "all")
+    .option("-t, --timestamps", "show timestamps")
+    .option("--since <time>", "show logs since a time (2013-01-02T13:23:37Z) or a duration back (42m)")
+    .option("--until <time>", "show logs before a time or a duration back")
+    .option("--details", "show extra details (berth records none)")
+    .action(async (name, opts) => {
+      const tail = opts.tail === "all" ? undefined : Number(opts.tail);
+      if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
+        throw new BerthError("USAGE", `invalid value "${opts.tail}" for --tail: give a number or "all"`);
+      }
+      const store = ctx.store();
+      const c = findContainer(store, name);
+      const entries = logs(store, c, {
+        follow: opts.follow === true,
+        ...(tail !== undefined ? { tail } : {}),
+        ...(opts.since ? { sinceNs: timeArg(opts.since, "--since") } : {}),
+        ...(opts.until ? { untilNs: timeArg(opts.until, "--until") } : {}),
+      });
+      for await (const e of entries) {
+        const out = e.stream === "stdout" ? ctx.stdout : ctx.stderr;
+        out.write(opts.timestamps ? `${e.time} ${e.log}` : e.log);
+      }
+    });
+}
+
+/** The hidden `__supervise ID`: what `run -d` and `start` leave running (see supervisor.ts). */
+export function registerSupervise(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<id>", "the container")
+    .option("--rm", "remove the container when it ends")
+    .action(async (id, opts) => {
+      await superviseContainer(
+        ctx.store(),
+        id,
+        (report) => {
+          ctx.stdout.write(`${JSON.stringify(report)}\n`);
+        },
+        { autoRemove: opts.rm === true },
+      );
+    });
+}

@@ -1,0 +1,100 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { BerthError } from "../oci/errors.js";
+import type { LocalStore } from "../store/local-store.js";
+import { deleteContainer, getContainer } from "./containers.js";
+import { containerDirOf, removeContainerFiles } from "./rootfs.js";
+import { launchContainer } from "./run.js";
+
+/**
+ * Detached containers without a daemon, as podman does with conmon: `start` re-invokes berth
+ * as a hidden command (`__supervise ID`) in a session of its own (setsid), and returns once
+ * that supervisor says the container runs. The supervisor runs the bundle in the foreground,
+ * writes the container's stdout and stderr to its json-file log, and records the exit code
+ * when it ends (then removes the container if it was run with --rm). If the supervisor is
+ * killed, container-state.ts notices and asks the runtime instead.
+ *
+ *   ROOT/containers/<id>/<id>-json.log   the container's output
+ *   ROOT/containers/<id>/supervisor.log  the supervisor's own errors
+ */
+
+export interface DetachOptions {
+  /**
+   * How to run berth again: [node, path/to/bin/berth]. The CLI passes its own; the library
+   * cannot know where its executable is.
+   */
+  berth: readonly string[];
+  /** Remove the container when it ends (run -d --rm). */
+  autoRemove?: boolean;
+}
+
+/** The one line the supervisor sends back on its stdout. */
+const reportSchema = z.union([
+  z.object({ started: z.literal(true), pid: z.number() }),
+  z.object({ started: z.literal(false), exitCode: z.number(), message: z.string() }),
+]);
+export type SupervisorReport = z.infer<typeof reportSchema>;
+
+/** Starts a container in the background; resolves once it runs, or with why it could not. */
+export async function startDetached(store: LocalStore, id: string, opts: DetachOptions): Promise<SupervisorReport> {
+  const dir = containerDirOf(store, id);
+  const errLog = join(dir, "supervisor.log");
+  const errFd = fs.openSync(errLog, "w", 0o640);
+  const [command, ...prefix] = opts.berth;
+  if (!command) throw new BerthError("USAGE", "startDetached needs the command that runs berth");
+  const args = [...prefix, "--root", resolve(store.root), "__supervise", id, ...(opts.autoRemove ? ["--rm"] : [])];
+  const child = spawn(command, args, { detached: true, stdio: ["ignore", "pipe", errFd] });
+  fs.closeSync(errFd);
+  let text = "";
+  const line = await new Promise<string>((done) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      text += d.toString();
+      if (text.includes("\n")) done(text.slice(0, text.indexOf("\n")));
+    });
+    child.on("close", () => done(text));
+    child.on("error", (err) => done(JSON.stringify({ started: false, exitCode: 125, message: err.message })));
+  });
+  child.stdout?.destroy();
+  child.unref();
+  try {
+    return reportSchema.parse(JSON.parse(line));
+  } catch {
+    const why = fs.readFileSync(errLog, "utf8").trim().split("\n").pop() || "it exited without a word";
+    throw new BerthError("STORE", `berth's supervisor for container ${id.slice(0, 12)} failed: ${why}`);
+  }
+}
+
+/**
+ * The supervisor's work: run the container, logging its output, until it ends. `report` gets
+ * the one line `startDetached` waits for.
+ */
+export async function superviseContainer(
+  store: LocalStore,
+  id: string,
+  report: (r: SupervisorReport) => void,
+  opts: { autoRemove?: boolean } = {},
+): Promise<void> {
+  const dir = containerDirOf(store, id);
+  let reported = false;
+  try {
+    const result = await launchContainer(store, id, {
+      stdin: null,
+      log: true,
+      onStart: (pid) => {
+        reported = true;
+        report({ started: true, pid });
+      },
+    });
+    if (!reported) report({ started: false, exitCode: result.exitCode, message: result.message ?? "" });
+  } catch (err) {
+    if (!reported) report({ started: false, exitCode: 125, message: err instanceof Error ? err.message : String(err) });
+    else throw err;
+  } finally {
+    if (opts.autoRemove && getContainer(store, id)) {
+      removeContainerFiles(dir);
+      deleteContainer(store, id);
+    }
+  }
+}

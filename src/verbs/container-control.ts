@@ -1,0 +1,63 @@
+import { BerthError } from "../oci/errors.js";
+import { parseSignal, refreshContainer, signalContainer, stopContainer } from "../runtime/container-state.js";
+import { type ContainerRecord, getContainer } from "../runtime/containers.js";
+import { type LogEntry, logPathOf, readLog } from "../runtime/json-log.js";
+import { findContainer } from "../runtime/remove.js";
+import { containerDirOf } from "../runtime/rootfs.js";
+import { type DetachOptions, type SupervisorReport, startDetached } from "../runtime/supervisor.js";
+import type { LocalStore } from "../store/local-store.js";
+
+/**
+ * The lifecycle verbs after `create`: start (detached, under a supervisor), stop, kill and
+ * logs, each on a container named by ID, ID prefix or name.
+ */
+
+export { findContainer };
+
+/** `docker start`: runs it in the background; a running container is left alone. */
+export async function startContainer(
+  store: LocalStore,
+  container: ContainerRecord,
+  opts: DetachOptions,
+): Promise<SupervisorReport> {
+  const c = refreshContainer(store, container);
+  if (c.state === "running") return { started: true, pid: c.spec.pid ?? 0 };
+  return startDetached(store, c.id, { ...opts, autoRemove: opts.autoRemove ?? c.spec.options.rm === true });
+}
+
+/** `docker stop` (see container-state.ts). */
+export async function stop(
+  store: LocalStore,
+  container: ContainerRecord,
+  opts: { timeout?: number; signal?: string } = {},
+): Promise<void> {
+  await stopContainer(store, container, opts);
+}
+
+/** `docker kill`: a signal (default SIGKILL) to a running container. */
+export function kill(store: LocalStore, container: ContainerRecord, signal = "KILL"): void {
+  const sig = parseSignal(signal);
+  const c = refreshContainer(store, container);
+  if (c.state !== "running") {
+    throw new BerthError("CONFLICT", `Cannot kill container: ${container.name}: Container ${c.id} is not running`);
+  }
+  signalContainer(c, sig);
+}
+
+export interface LogsOptions {
+  follow?: boolean;
+  tail?: number;
+  sinceNs?: bigint;
+  untilNs?: bigint;
+}
+
+/** `docker logs`: the container's output, then with follow what it writes until it stops. */
+export function logs(store: LocalStore, container: ContainerRecord, opts: LogsOptions = {}): AsyncGenerator<LogEntry> {
+  return readLog(logPathOf(containerDirOf(store, container.id), container.id), {
+    ...opts,
+    running: () => {
+      const now = getContainer(store, container.id);
+      return now !== undefined && refreshContainer(store, now).state === "running";
+    },
+  });
+}
