@@ -272,8 +272,11 @@ test("robot tokens: usable as a password within their scope, refused after expir
   assert.match(robot, /^berth_[0-9a-f]{16}_/);
   const auth = basic("alice", robot);
   assert.equal((await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, auth)).status, 200);
-  assert.equal((await call({ method: "POST", path: "/v2/alice/priv/blobs/uploads/" }, auth)).status, 401);
-  assert.equal((await call({ method: "GET", path: "/v2/alice/copy/tags/list" }, auth)).status, 401);
+  assert.equal((await call({ method: "POST", path: "/v2/alice/priv/blobs/uploads/" }, auth)).status, 403);
+  assert.equal((await call({ method: "GET", path: "/v2/alice/copy/tags/list" }, auth)).status, 403);
+  // the catalog shows a robot token only what it may pull
+  const seen = await fetch(`${s.base}/v2/_catalog`, { headers: { authorization: auth } });
+  assert.deepEqual(((await seen.json()) as { repositories: string[] }).repositories, ["acme/open", "alice/priv", "alice/pub"]);
   const jwt = await bearer(s, ["repository:alice/priv:pull,push", "repository:alice/copy:pull"], auth);
   const granted = JSON.parse(Buffer.from(jwt.split(".")[1] as string, "base64url").toString()).access;
   assert.deepEqual(granted, [{ type: "repository", name: "alice/priv", actions: ["pull"] }]);

@@ -108,10 +108,14 @@ export class Authority {
 
   /** What `identity` (undefined: anonymous) may do on `repository` now, within its token's scopes. */
   async permitted(identity: Identity | undefined, repository: string): Promise<Set<RepositoryAction>> {
-    const all = permittedActions(await this.facts(identity?.user, repository));
+    const facts = await this.facts(identity?.user, repository);
+    const all = permittedActions(facts);
     if (identity?.scopes === undefined) return all;
     const scoped = identity.scopes.filter((s) => s.repository === repository).flatMap((s) => s.actions);
-    return new Set(intersect(REPOSITORY_ACTIONS, all).filter((a) => scoped.includes(a)));
+    const out = new Set(intersect(REPOSITORY_ACTIONS, all).filter((a) => scoped.includes(a)));
+    // what anyone may do (pull a public repository) needs no scope: a robot never has less than no one
+    for (const a of permittedActions({ ...facts, user: undefined, role: undefined })) out.add(a);
+    return out;
   }
 
   async isAdmin(user: string): Promise<boolean> {

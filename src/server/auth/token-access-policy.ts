@@ -80,12 +80,10 @@ export class TokenAccessPolicy implements AccessPolicy {
     if (basic) {
       const identity = await this.authority.login(basic.user, basic.password);
       if (!identity) return { ok: false, message: "incorrect username or password" };
-      if (identity.scopes === undefined) {
-        const admin = await this.authority.isAdmin(identity.user);
-        return this.principal({ kind: "user", name: identity.user, admin }, identity);
-      }
-      const access = identity.scopes.map((s) => ({ type: "repository", name: s.repository, actions: s.actions }));
-      return this.principal({ kind: "token", subject: identity.user, access }, identity);
+      // a robot token is a "user" too (access.ts: "proved a password or an access token"), so a
+      // refusal is 403; it is never admin, and its scopes ride along in its identity
+      const admin = identity.scopes === undefined && (await this.authority.isAdmin(identity.user));
+      return this.principal({ kind: "user", name: identity.user, admin }, identity);
     }
     const bearer = parseBearer(authorization);
     if (bearer === undefined) return { ok: false, message: "unsupported authorization scheme: use Bearer or Basic" };
