@@ -276,7 +276,11 @@ test("robot tokens: usable as a password within their scope, refused after expir
   assert.equal((await call({ method: "GET", path: "/v2/alice/copy/tags/list" }, auth)).status, 403);
   // the catalog shows a robot token only what it may pull
   const seen = await fetch(`${s.base}/v2/_catalog`, { headers: { authorization: auth } });
-  assert.deepEqual(((await seen.json()) as { repositories: string[] }).repositories, ["acme/open", "alice/priv", "alice/pub"]);
+  assert.deepEqual(((await seen.json()) as { repositories: string[] }).repositories, [
+    "acme/open",
+    "alice/priv",
+    "alice/pub",
+  ]);
   const jwt = await bearer(s, ["repository:alice/priv:pull,push", "repository:alice/copy:pull"], auth);
   const granted = JSON.parse(Buffer.from(jwt.split(".")[1] as string, "base64url").toString()).access;
   assert.deepEqual(granted, [{ type: "repository", name: "alice/priv", actions: ["pull"] }]);
