@@ -125,6 +125,13 @@ test("a private repository: every endpoint refuses anonymous callers with 401 an
     );
     assert.equal(await errorCode(res), r.method === "HEAD" ? "" : "UNAUTHORIZED", `${r.method} ${r.path}`);
   }
+  // nor may they touch alice's upload session
+  for (const method of ["GET", "PATCH", "PUT", "DELETE"]) {
+    const url = new URL(aliceUpload);
+    if (method === "PUT") url.searchParams.set("digest", priv.layer);
+    const res = await fetch(url, { method, body: method === "PATCH" || method === "PUT" ? "x" : undefined });
+    assert.equal(res.status, 401, `${method} upload`);
+  }
   // an anonymous token changes nothing
   const anonToken = await bearer(s, ["repository:alice/priv:pull,push,delete"]);
   for (const r of endpoints("alice/priv"))
@@ -184,21 +191,28 @@ test("tokens: one scope's token is refused for another; expired and tampered tok
     401,
   );
 
+  // tokens signed here with the server's key are right but for one thing (the control proves it)
+  const [h, p, sig] = pullOnly.slice("Bearer ".length).split(".") as [string, string, string];
+  const claims = JSON.parse(Buffer.from(p, "base64url").toString());
+  const userCreatedAt = claims.berth_user_created as number;
   const signer = TokenSigner.open(s.root, "berth", s.host);
   const access = [{ type: "repository", name: "alice/priv", actions: ["pull"] }];
-  const expired = await signer.sign("alice", access, 60, { now: Date.now() - 600_000 });
+  const control = await signer.sign("alice", access, 60, { userCreatedAt });
+  assert.equal((await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, `Bearer ${control}`)).status, 200);
+  const expired = await signer.sign("alice", access, 60, { userCreatedAt, now: Date.now() - 600_000 });
   const res = await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, `Bearer ${expired}`);
   assert.equal(res.status, 401);
   assert.equal(await errorCode(res), "UNAUTHORIZED");
-  const [h, p, sig] = pullOnly.slice("Bearer ".length).split(".") as [string, string, string];
-  const claims = JSON.parse(Buffer.from(p, "base64url").toString());
   claims.access = [{ type: "repository", name: "alice/priv", actions: ["pull", "push", "delete"] }];
   const tampered = `Bearer ${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
   assert.equal((await call({ method: "POST", path: "/v2/alice/priv/blobs/uploads/" }, tampered)).status, 401);
-  const none = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
+  const kid = JSON.parse(Buffer.from(h, "base64url").toString()).kid;
+  const none = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT", kid })).toString("base64url");
   const unsigned = `Bearer ${none}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`;
   assert.equal((await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, unsigned)).status, 401);
-  const otherAudience = await TokenSigner.open(s.root, "berth", "elsewhere").sign("alice", access, 60);
+  const otherAudience = await TokenSigner.open(s.root, "berth", "elsewhere").sign("alice", access, 60, {
+    userCreatedAt,
+  });
   assert.equal(
     (await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, `Bearer ${otherAudience}`)).status,
     401,

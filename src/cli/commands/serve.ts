@@ -77,6 +77,7 @@ async function selectPolicy(
           realm: flags.authRealm,
           service: flags.authService,
           env: ctx.env,
+          notice: (line) => ctx.stderr.write(`berth serve: ${line}\n`),
         }),
       );
     default:

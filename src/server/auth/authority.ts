@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { RepositoryAction } from "../access.js";
 import { type AccessFacts, intersect, namespaceOf, permittedActions, REPOSITORY_ACTIONS } from "./permissions.js";
-import { parseToken, verifySecret } from "./secrets.js";
+import { hashSecret, parseToken, verifySecret } from "./secrets.js";
 import type { CredentialScope, TenancyStore } from "./tenancy-store.js";
 
 /**
@@ -48,7 +48,11 @@ export class Authority {
       return { user: cred.user, credential: cred.id, scopes: cred.scopes };
     }
     const user = await this.store.user(username);
-    if (!user?.passwordHash) return undefined;
+    if (!user?.passwordHash) {
+      // as slow as a wrong password, so timing does not tell which user names exist
+      await verifySecret(await this.dummyHash(), secret);
+      return undefined;
+    }
     if (!(await this.check(`${username}\0${secret}`, user.passwordHash, secret))) return undefined;
     return { user: user.name, credential: undefined, scopes: undefined };
   }
@@ -70,11 +74,20 @@ export class Authority {
     return cred;
   }
 
-  /** Whether the identity behind a token still stands: its user exists and its credential is live. */
-  async stillValid(user: string, credential: string | undefined): Promise<boolean> {
+  /**
+   * Whether the identity behind a token still stands: its user exists — the same account made
+   * at `userCreatedAt`, not one added again under the name since — and its credential is live.
+   */
+  async stillValid(user: string, credential: string | undefined, userCreatedAt: number | undefined): Promise<boolean> {
     if (user === "") return true; // anonymous
-    if (credential !== undefined) return (await this.credential(credential))?.user === user;
-    return (await this.store.user(user)) !== undefined;
+    if (credential !== undefined && (await this.credential(credential))?.user !== user) return false;
+    return (await this.store.user(user))?.createdAt === userCreatedAt;
+  }
+
+  private dummy: Promise<string> | undefined;
+  private dummyHash(): Promise<string> {
+    this.dummy ??= hashSecret(randomBytes(16).toString("hex"));
+    return this.dummy;
   }
 
   private async check(key: string, hash: string, secret: string): Promise<boolean> {

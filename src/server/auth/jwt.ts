@@ -33,6 +33,11 @@ export interface TokenClaims {
   /** The robot or refresh credential the token was issued against, so revoking it revokes the token. */
   readonly credential: string | undefined;
   readonly exp: number;
+  /**
+   * When the subject's account was made (ms): a user removed and added again under the same
+   * name is another account, and the old one's tokens must not pass for it.
+   */
+  readonly userCreatedAt: number | undefined;
 }
 
 const payloadSchema = z.object({
@@ -43,6 +48,7 @@ const payloadSchema = z.object({
   jti: z.string().min(1),
   access: z.array(z.object({ type: z.string(), name: z.string(), actions: z.array(z.string()) })),
   berth_credential: z.string().optional(),
+  berth_user_created: z.number().optional(),
 });
 
 /**
@@ -115,11 +121,12 @@ export class TokenSigner {
     sub: string,
     access: readonly AccessEntry[],
     ttlSeconds: number,
-    opts: { credential?: string; now?: number } = {},
+    opts: { credential?: string; userCreatedAt?: number; now?: number } = {},
   ): Promise<string> {
     const now = Math.floor((opts.now ?? Date.now()) / 1000);
     const payload: Record<string, unknown> = { access: access.map((a) => ({ ...a, actions: [...a.actions] })) };
     if (opts.credential !== undefined) payload.berth_credential = opts.credential;
+    if (opts.userCreatedAt !== undefined) payload.berth_user_created = opts.userCreatedAt;
     return new SignJWT(payload)
       .setProtectedHeader({ alg: "ES256", typ: "JWT", kid: this.keyId })
       .setIssuer(this.issuer)
@@ -148,6 +155,12 @@ export class TokenSigner {
       clockTolerance: 5,
     });
     const claims = payloadSchema.parse(payload);
-    return { sub: claims.sub, access: claims.access, credential: claims.berth_credential, exp: claims.exp };
+    return {
+      sub: claims.sub,
+      access: claims.access,
+      credential: claims.berth_credential,
+      exp: claims.exp,
+      userCreatedAt: claims.berth_user_created,
+    };
   }
 }

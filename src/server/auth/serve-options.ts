@@ -12,6 +12,7 @@ export function tokenAccessOptions(input: {
   realm?: string;
   service?: string;
   env: Readonly<Record<string, string | undefined>>;
+  notice?: (line: string) => void;
 }): TokenAccessOptions {
   const host = input.listen.replace(/:\d+$/, "");
   let realm = input.realm;
@@ -35,6 +36,7 @@ export function tokenAccessOptions(input: {
     root: input.root,
     realm,
     service: input.service ?? input.listen,
+    ...(input.notice ? { notice: input.notice } : {}),
     ...(password ? { bootstrapAdmin: { name: input.env.BERTH_ADMIN_USER ?? "admin", password } } : {}),
   };
 }

@@ -170,13 +170,18 @@ test("tampered, expired, foreign, wrong-audience, wrong-issuer and alg:none toke
   const none = Buffer.from(
     JSON.stringify({ alg: "none", typ: "JWT", kid: JSON.parse(Buffer.from(h, "base64url").toString()).kid }),
   ).toString("base64url");
+  // each token below is right but for one thing (the control proves it)
+  const userCreatedAt = (await policy.store.user("alice"))?.createdAt;
   const signer = TokenSigner.open(root, "berth", "berth-test");
-  const expired = await signer.sign("alice", [], 60, { now: Date.now() - 3_600_000 });
-  const future = await signer.sign("alice", [], 60, { now: Date.now() + 3_600_000 });
-  const otherAud = await TokenSigner.open(root, "berth", "another-registry").sign("alice", [], 60);
-  const otherIss = await TokenSigner.open(root, "someone", "berth-test").sign("alice", [], 60);
+  const control = await signer.sign("alice", [], 60, { userCreatedAt });
+  assert.equal((await policy.authenticate(`Bearer ${control}`)).ok, true);
+  const expired = await signer.sign("alice", [], 60, { userCreatedAt, now: Date.now() - 3_600_000 });
+  const future = await signer.sign("alice", [], 60, { userCreatedAt, now: Date.now() + 3_600_000 });
+  const otherAud = await TokenSigner.open(root, "berth", "another-registry").sign("alice", [], 60, { userCreatedAt });
+  const otherIss = await TokenSigner.open(root, "someone", "berth-test").sign("alice", [], 60, { userCreatedAt });
   const otherRoot = fs.mkdtempSync(join(tmpdir(), "berth-auth-other-"));
-  const otherKey = await TokenSigner.open(otherRoot, "berth", "berth-test").sign("alice", [], 60);
+  const otherKey = await TokenSigner.open(otherRoot, "berth", "berth-test").sign("alice", [], 60, { userCreatedAt });
+  const otherAccount = await signer.sign("alice", [], 60, { userCreatedAt: 1 });
   fs.rmSync(otherRoot, { recursive: true });
   const cases: Record<string, string> = {
     "payload changed": `${h}.${forged}.${sig}`,
@@ -187,6 +192,7 @@ test("tampered, expired, foreign, wrong-audience, wrong-issuer and alg:none toke
     "other audience": otherAud,
     "other issuer": otherIss,
     "other key": otherKey,
+    "an earlier account of the same name": otherAccount,
     garbage: "abc.def.ghi",
   };
   for (const [what, jwt] of Object.entries(cases)) {
@@ -233,6 +239,10 @@ test("removing a user ends their passwords, robot tokens and issued JWTs", async
   assert.equal((await policy.authenticate(basic("carol", "carol-pass-1"))).ok, false);
   assert.equal((await policy.authenticate(basic("carol", robot.token))).ok, false);
   assert.equal((await policy.authenticate(`Bearer ${jwt}`)).ok, false);
+  // a new user under the old name does not inherit the old one's tokens
+  await policy.admin.addUser("carol", { password: "carol-pass-2" });
+  assert.equal((await policy.authenticate(`Bearer ${jwt}`)).ok, false);
+  assert.equal((await policy.authenticate(basic("carol", robot.token))).ok, false);
 });
 
 test("new repositories take their namespace's default visibility", async () => {

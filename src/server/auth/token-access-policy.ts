@@ -36,6 +36,8 @@ export interface TokenAccessOptions {
   /** The first admin, made when the registry has no users yet (BERTH_ADMIN_PASSWORD). */
   readonly bootstrapAdmin?: { readonly name: string; readonly password: string };
   readonly store?: TenancyStore;
+  /** Told one line for the operator at start (the first admin made, or how to make one). */
+  readonly notice?: (line: string) => void;
 }
 
 /** Verified tokens, so a client's burst of requests costs one signature check. */
@@ -61,8 +63,13 @@ export class TokenAccessPolicy implements AccessPolicy {
     const store = options.store ?? SqliteTenancyStore.open(options.root);
     const signer = TokenSigner.open(options.root, "berth", options.service);
     const policy = new TokenAccessPolicy(store, signer, options);
-    if (options.bootstrapAdmin) {
-      await policy.admin.bootstrapAdmin(options.bootstrapAdmin.name, options.bootstrapAdmin.password);
+    const first = options.bootstrapAdmin;
+    if (first && (await policy.admin.bootstrapAdmin(first.name, first.password))) {
+      options.notice?.(`created the first admin "${first.name}" from BERTH_ADMIN_PASSWORD`);
+    } else if ((await store.users()).length === 0) {
+      options.notice?.(
+        `no users yet: add an admin with berth registry --root ${options.root} user add NAME --admin, or start with BERTH_ADMIN_PASSWORD set`,
+      );
     }
     return policy;
   }
@@ -93,7 +100,7 @@ export class TokenAccessPolicy implements AccessPolicy {
     } catch (err) {
       return { ok: false, message: `invalid token: ${(err as Error).message}` };
     }
-    if (!(await this.authority.stillValid(claims.sub, claims.credential))) {
+    if (!(await this.authority.stillValid(claims.sub, claims.credential, claims.userCreatedAt))) {
       return { ok: false, message: "the token's user or access token has been removed: log in again" };
     }
     const identity = await this.identityOf(claims);

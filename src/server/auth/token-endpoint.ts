@@ -71,8 +71,10 @@ async function issue(
 ): Promise<void> {
   const access = await grant(deps, identity, scopes);
   const issuedAt = new Date();
+  const account = identity && (await deps.authority.store.user(identity.user));
   const token = await deps.signer.sign(identity?.user ?? "", access, TOKEN_TTL_SECONDS, {
     credential: identity?.credential,
+    userCreatedAt: account?.createdAt,
     now: issuedAt.getTime(),
   });
   const body: Record<string, unknown> = {
