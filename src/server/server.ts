@@ -114,9 +114,12 @@ export async function startRegistry(options: ListenOptions): Promise<RunningRegi
 
 async function shutdown(server: http.Server, registry: Registry, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // keep-alive connections go idle as their requests finish: close them as they do
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
   await registry.policy.close?.();
   await registry.metadata.close();
