@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { BERTH, tempDir } from "./helpers.js";
-import { call, pushImage, putBlob, sha256, startServer, testImage } from "./server-harness.js";
+import { call, corruptRegistryBlobs, pushImage, putBlob, sha256, startServer, testImage } from "./server-harness.js";
 
 /** GC, restarts, crashes and graceful shutdown of `berth serve`. */
 
@@ -16,23 +16,6 @@ function gc(root: string, args: readonly string[]) {
   const r = spawnSync(process.execPath, [BERTH, "registry", "--root", root, "gc", ...args]);
   assert.equal(r.status, 0, r.stderr.toString());
   return r.stdout.toString().split("\n").filter(Boolean).sort();
-}
-
-/** Blob files under the registry root whose bytes do not hash to their name: must stay empty. */
-function corruptRegistryBlobs(root: string): string[] {
-  const bad: string[] = [];
-  for (const algorithm of ["sha256", "sha512"]) {
-    const dir = join(root, "blobs", algorithm);
-    for (const prefix of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      for (const hex of fs.readdirSync(join(dir, prefix))) {
-        const actual = createHash(algorithm)
-          .update(fs.readFileSync(join(dir, prefix, hex)))
-          .digest("hex");
-        if (actual !== hex) bad.push(`${algorithm}:${hex}`);
-      }
-    }
-  }
-  return bad;
 }
 
 test("gc removes unreferenced blobs (dry run first), keeps shared and young ones, and abandoned uploads", async () => {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import * as http from "node:http";
+import { join } from "node:path";
 import { request } from "undici";
 import { BERTH } from "./helpers.js";
 import { freePort } from "./server-auth-harness.js";
@@ -179,4 +181,31 @@ export async function pushImage(base: string, name: string, ref: string, image: 
     headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
     body: image.manifest,
   });
+}
+
+/** Blob files under a registry root whose bytes do not hash to their name: must stay empty. */
+export function corruptRegistryBlobs(root: string): string[] {
+  const bad: string[] = [];
+  for (const algorithm of ["sha256", "sha512"]) {
+    const dir = join(root, "blobs", algorithm);
+    for (const prefix of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      for (const hex of fs.readdirSync(join(dir, prefix))) {
+        const actual = createHash(algorithm)
+          .update(fs.readFileSync(join(dir, prefix, hex)))
+          .digest("hex");
+        if (actual !== hex) bad.push(`${algorithm}:${hex}`);
+      }
+    }
+  }
+  return bad;
+}
+
+/** How many blob files a registry root holds. */
+export function countRegistryBlobs(root: string): number {
+  let n = 0;
+  for (const algorithm of ["sha256", "sha512"]) {
+    const dir = join(root, "blobs", algorithm);
+    for (const prefix of fs.existsSync(dir) ? fs.readdirSync(dir) : []) n += fs.readdirSync(join(dir, prefix)).length;
+  }
+  return n;
 }
