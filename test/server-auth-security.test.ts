@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { TokenSigner } from "../src/server/auth/jwt.js";
-import { tempDir } from "./helpers.js";
+import { BERTH, tempDir } from "./helpers.js";
 import {
   basic,
   bearer,
@@ -375,7 +376,33 @@ test("bad admin input: one clear line, a non-zero exit, nothing changed", () => 
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
   assert.equal(registry(s.root, ["user", "ls"]).stdout, before);
+  // a mistyped root: refused, and nothing made there
+  const missing = join(s.root, "no-such-root");
+  for (const args of [
+    ["user", "rm", "alice"],
+    ["user", "add", "Bad"],
+    ["org", "create", "-x"],
+    ["user", "ls"],
+  ]) {
+    const r = registry(missing, args);
+    assert.notEqual(r.code, 0, args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+  assert.equal(fs.existsSync(missing), false);
   assert.equal(registry(s.root, ["org", "members", "acme"]).stdout.includes("owner"), false);
+});
+
+test("--auth token on a wildcard address needs the realm clients can reach", () => {
+  const r = spawnSync(
+    process.execPath,
+    [BERTH, "serve", "--addr", "0.0.0.0:0", "--root", join(s.root, "other"), "--auth", "token"],
+    {
+      timeout: 20_000,
+    },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr.toString(), /needs --auth-realm/);
+  assert.equal(r.stderr.toString().trim().split("\n").length, 1);
 });
 
 test("passwords and tokens are never stored in clear", () => {

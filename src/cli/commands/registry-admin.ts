@@ -1,8 +1,17 @@
+import * as fs from "node:fs";
+import { join } from "node:path";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
 import { parseExpiry } from "../../server/auth/duration.js";
 import { SqliteTenancyStore } from "../../server/auth/sqlite-tenancy-store.js";
-import { parseCredentialScope, parseRole, parseVisibility, TenancyAdmin } from "../../server/auth/tenancy-admin.js";
+import {
+  checkName,
+  checkPassword,
+  parseCredentialScope,
+  parseRole,
+  parseVisibility,
+  TenancyAdmin,
+} from "../../server/auth/tenancy-admin.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 import { registryDefaultRoot } from "./serve.js";
@@ -15,8 +24,23 @@ import { registryDefaultRoot } from "./serve.js";
 
 type AdminContext = CliContext & { registryRoot(): string };
 
-async function withAdmin<T>(ctx: AdminContext, fn: (admin: TenancyAdmin) => Promise<T>): Promise<T> {
-  const store = SqliteTenancyStore.open(ctx.registryRoot());
+/**
+ * Runs `fn` on the registry's accounts. Only commands that create (`create`) may start a new
+ * auth.db; the others refuse a root without one, so a mistyped --root leaves nothing behind.
+ */
+async function withAdmin<T>(
+  ctx: AdminContext,
+  fn: (admin: TenancyAdmin) => Promise<T>,
+  opts: { create?: boolean } = {},
+): Promise<T> {
+  const root = ctx.registryRoot();
+  if (!opts.create && !fs.existsSync(join(root, "auth.db"))) {
+    throw new BerthError(
+      "NOT_FOUND",
+      `no registry accounts under ${root} (no auth.db): check --root, or start with user add`,
+    );
+  }
+  const store = SqliteTenancyStore.open(root);
   try {
     return await fn(new TenancyAdmin(store));
   } finally {
@@ -48,7 +72,12 @@ function registerUser(cmd: Command, ctx: AdminContext): void {
     .option("--password-stdin", "read the password from standard input")
     .action(async (name, opts) => {
       const password = opts.passwordStdin ? await readPassword(ctx) : undefined;
-      const made = await withAdmin(ctx, (a) => a.addUser(name, { admin: opts.admin === true, password }));
+      // checked before the store is opened (and perhaps made)
+      checkName("user", name);
+      if (password !== undefined) checkPassword(name, password);
+      const made = await withAdmin(ctx, (a) => a.addUser(name, { admin: opts.admin === true, password }), {
+        create: true,
+      });
       if (made.password === undefined) out(ctx, `added user ${name}${opts.admin ? " (admin)" : ""}`);
       else {
         // the password alone on the last line, for scripts; only its hash is kept
@@ -88,7 +117,8 @@ function registerOrg(cmd: Command, ctx: AdminContext): void {
     .description("create an organisation (which owns the namespace of its name)")
     .argument("<org>", "organisation name")
     .action(async (org) => {
-      await withAdmin(ctx, (a) => a.createOrg(org));
+      checkName("organisation", org);
+      await withAdmin(ctx, (a) => a.createOrg(org), { create: true });
       out(ctx, `created organisation ${org}`);
     });
   cmd

@@ -26,11 +26,17 @@ function usage(message: string): BerthError {
   return new BerthError("USAGE", message);
 }
 
-function checkName(what: string, name: string): void {
+export function checkName(what: "user" | "organisation", name: string): void {
   if (!isValidNamespaceName(name)) {
     throw usage(
       `invalid ${what} name "${name}": use lower-case letters, digits and single separators (. _ -), at most ${NAME_MAX} characters`,
     );
+  }
+}
+
+export function checkPassword(user: string, password: string): void {
+  if (password.length < MIN_PASSWORD) {
+    throw usage(`the password for user "${user}" is too short: use at least ${MIN_PASSWORD} characters`);
   }
 }
 
@@ -79,9 +85,7 @@ export class TenancyAdmin {
     checkName("user", name);
     const generated = opts.password === undefined ? newPassword() : undefined;
     const password = opts.password ?? (generated as string);
-    if (password.length < MIN_PASSWORD) {
-      throw usage(`the password for user "${name}" is too short: use at least ${MIN_PASSWORD} characters`);
-    }
+    checkPassword(name, password);
     if (await this.store.namespace(name)) {
       throw new BerthError("CONFLICT", `"${name}" is already a user or organisation: choose another name`);
     }
@@ -101,12 +105,12 @@ export class TenancyAdmin {
     if (!(await this.store.removeUser(name))) throw new BerthError("NOT_FOUND", `no user "${name}": nothing removed`);
   }
 
+  /** Sets a new password and ends the user's logins (refresh tokens); robot tokens stay. */
   async setPassword(name: string, password: string): Promise<void> {
-    if (password.length < MIN_PASSWORD) {
-      throw usage(`the password for user "${name}" is too short: use at least ${MIN_PASSWORD} characters`);
-    }
+    checkPassword(name, password);
     if (!(await this.store.user(name))) throw new BerthError("NOT_FOUND", `no user "${name}": add it with user add`);
     await this.store.setPassword(name, await hashSecret(password));
+    await this.store.pruneCredentials(name, "refresh", 0);
   }
 
   async createOrg(name: string): Promise<void> {

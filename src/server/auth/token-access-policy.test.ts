@@ -144,6 +144,17 @@ test("OAuth2 POST: password grant with offline access gives a refresh token that
   assert.equal(((await again.json()) as { scope: string }).scope, "repository:alice/x:push");
   // a refresh token is no password
   assert.equal((await policy.authenticate(basic("alice", body.refresh_token))).ok, false);
+  // a new password ends the logins made with the old one
+  await policy.admin.setPassword("alice", "alice-pass-1");
+  const ended = await fetch(`${base}/token`, {
+    method: "POST",
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: body.refresh_token,
+      service: "berth-test",
+    }),
+  });
+  assert.equal(ended.status, 401);
   const wrong = await fetch(`${base}/token`, {
     method: "POST",
     body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: `${body.refresh_token.slice(0, -1)}A` }),
