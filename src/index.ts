@@ -12,13 +12,24 @@ export { familiarName, formatReference, parseReference, type Reference } from ".
 export type { Descriptor, ImageConfig, ImageIndex, Manifest, Platform } from "./oci/schema.js";
 export { type RegistryConfig, registryConfigFromEnv } from "./registry-client/registry-config.js";
 export { removeContainer } from "./runtime/remove.js";
-export { type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
+export { type CreateResult, createContainer, type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
 export { type AccessPolicy, openAccess } from "./server/access.js";
 export { collectGarbage, collectRegistryGarbage, type GcOptions, type GcResult } from "./server/gc.js";
 export { createRegistry, type RegistryOptions, type RunningRegistry, startRegistry } from "./server/server.js";
 export { defaultRoot } from "./store/default-root.js";
 export type { ImageRecord } from "./store/image-records.js";
 export { LocalStore } from "./store/local-store.js";
+export { type CommitOptions, commitContainer } from "./verbs/commit.js";
+export {
+  findContainer,
+  kill,
+  type LogsOptions,
+  logs,
+  startContainer,
+  stop,
+} from "./verbs/container-control.js";
+export { type ContainerListOptions, type ContainerSummary, containers, inspectContainer } from "./verbs/containers.js";
+export { exportContainer } from "./verbs/export.js";
 export { type HistoryRow, history } from "./verbs/history.js";
 export { type ImageRow, images, type ListOptions } from "./verbs/images.js";
 export { type ImportOptions, importImage } from "./verbs/import.js";

@@ -272,8 +272,8 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
       result.message = found.message;
       spec.exitCode = found.exitCode;
       spec.error = found.message;
-      spec.finishedMs = Date.now();
-      updateContainer(store, id, { state: "exited", spec });
+      // as docker's: a container whose command cannot start stays as it was (Created)
+      updateContainer(store, id, { state: record.state === "running" ? "exited" : record.state, spec });
       return result;
     }
     const run = await runBundle({

@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import { join } from "node:path";
 import { humanDuration } from "../format/units.js";
 import type { Digest } from "../oci/digest.js";
@@ -159,7 +158,7 @@ function summarize(store: LocalStore, c: ContainerRecord, now: number, size: boo
     Names: [`/${c.name}`],
     Image: image,
     ImageID: c.imageId,
-    Command: c.spec.command.join(" "),
+    Command: commandLine(c.spec.command),
     Created: Math.floor(c.createdMs / 1000),
     CreatedMs: c.createdMs,
     State: c.state,
@@ -174,6 +173,11 @@ function summarize(store: LocalStore, c: ContainerRecord, now: number, size: boo
     out.SizeRootFs = rw + (getImage(store, c.imageId)?.size ?? 0);
   }
   return out;
+}
+
+/** The daemon's Command column: the path, then each argument, quoted in '' when it has a space. */
+function commandLine(command: readonly string[]): string {
+  return command.map((a, i) => (i > 0 && a.includes(" ") ? `'${a}'` : a)).join(" ");
 }
 
 /** docker's State.String(): "Up 5 minutes", "Exited (0) 2 hours ago", "Created". */
@@ -220,7 +224,7 @@ export function inspectContainer(store: LocalStore, c: ContainerRecord): Record<
       OOMKilled: false,
       Dead: false,
       Pid: running ? (s.pid ?? 0) : 0,
-      ExitCode: now.state === "exited" ? (s.exitCode ?? 0) : 0,
+      ExitCode: s.exitCode ?? 0,
       Error: s.error ?? "",
       StartedAt: goTime(s.startedMs),
       FinishedAt: goTime(s.finishedMs),
@@ -229,7 +233,7 @@ export function inspectContainer(store: LocalStore, c: ContainerRecord): Record<
     ResolvConfPath: join(dir, "resolv.conf"),
     HostnamePath: join(dir, "hostname"),
     HostsPath: join(dir, "hosts"),
-    LogPath: fs.existsSync(logPathOf(dir, now.id)) ? logPathOf(dir, now.id) : "",
+    LogPath: logPathOf(dir, now.id),
     Name: `/${now.name}`,
     RestartCount: 0,
     Driver: s.driver,

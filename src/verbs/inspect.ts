@@ -36,16 +36,17 @@ export interface ImageInspect {
 function dockerConfig(c: ContainerConfig | null | undefined): Record<string, unknown> {
   const src = c ?? {};
   const base: Record<string, unknown> = {
-    Hostname: "",
-    Domainname: "",
+    // a committed container's image keeps the container's values, as docker's does
+    Hostname: typeof src.Hostname === "string" ? src.Hostname : "",
+    Domainname: typeof src.Domainname === "string" ? src.Domainname : "",
     User: src.User ?? "",
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
+    AttachStdin: src.AttachStdin === true,
+    AttachStdout: src.AttachStdout === true,
+    AttachStderr: src.AttachStderr === true,
     ...(src.ExposedPorts ? { ExposedPorts: src.ExposedPorts } : {}),
-    Tty: false,
-    OpenStdin: false,
-    StdinOnce: false,
+    Tty: src.Tty === true,
+    OpenStdin: src.OpenStdin === true,
+    StdinOnce: src.StdinOnce === true,
     Env: src.Env ?? null,
     Cmd: src.Cmd ?? null,
     ...(src.Healthcheck ? { Healthcheck: src.Healthcheck } : {}),

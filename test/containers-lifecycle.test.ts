@@ -1,0 +1,420 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { findRuntimes, hostFacts } from "../src/runtime/oci-runtime.js";
+import { berth, busyboxRootfsTar, must, type Run, tempDir } from "./helpers.js";
+import { ensureCli } from "./runtime-images.js";
+
+/**
+ * The container lifecycle through the real CLI and real runc: run -d, ps, logs, stop, kill,
+ * create, start, rm, commit, export, inspect and prune; and what happens when berth's
+ * supervisor of a detached container is killed.
+ */
+
+const canRun = process.geteuid?.() === 0 && findRuntimes(hostFacts()).candidates.length > 0;
+const skip = canRun ? false : "needs root and runc or crun";
+let dir: string;
+let root: string;
+let rootfsTar: string;
+
+/** A shell loop that ends with exit 7 on SIGTERM (busybox sh as pid 1 ignores it otherwise). */
+const TRAPPING = 'trap "echo got TERM; exit 7" TERM; echo up; while true; do busybox sleep 0.1; done';
+const IGNORING = "echo up; while true; do busybox sleep 0.1; done";
+
+before(() => {
+  if (!canRun) return;
+  ensureCli();
+  dir = tempDir("containers");
+  root = join(dir, "store");
+  rootfsTar = busyboxRootfsTar(dir);
+  ok(["import", rootfsTar, "life/bb:1"]);
+  ok(["import", "--change", "STOPSIGNAL SIGUSR1", "--change", "LABEL tier=web", rootfsTar, "life/usr1:1"]);
+});
+
+after(() => {
+  if (!canRun) return;
+  // nothing of this file may outlive it: a detached container would hold its mounts
+  const ids = berth(root, ["ps", "-aq", "--no-trunc"]).stdout.split("\n").filter(Boolean);
+  if (ids.length) berth(root, ["rm", "-f", ...ids]);
+});
+
+function b(args: string[]): Run {
+  return berth(root, args);
+}
+
+function ok(args: string[]): string {
+  const r = b(args);
+  assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function inspect(name: string, format: string): string {
+  return ok(["inspect", "-f", format, name]).trim();
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function supervisorOf(id: string): number {
+  const pid = execFileSync("pgrep", ["-f", `__supervise ${id}`], { encoding: "utf8" })
+    .trim()
+    .split("\n")[0];
+  assert.ok(pid, `a supervisor runs for ${id}`);
+  return Number(pid);
+}
+
+test("run -d prints the ID and returns while the container runs; ps shows it Up", { skip }, async () => {
+  const started = Date.now();
+  const id = ok(["run", "-d", "--name", "bg", "life/bb:1", "sh", "-c", IGNORING]).trim();
+  assert.match(id, /^[a-f0-9]{64}$/);
+  assert.ok(Date.now() - started < 8000, "run -d does not wait for the container");
+  const ps = ok(["ps"]);
+  assert.match(ps, /^CONTAINER ID {3}IMAGE {3,}COMMAND {3,}CREATED {3,}STATUS {3,}PORTS {3,}NAMES\n/);
+  const line = ps.split("\n").find((l) => l.endsWith(" bg"));
+  assert.ok(line, ps);
+  assert.ok(line.startsWith(id.slice(0, 12)));
+  assert.match(line, /"sh -c 'echo up; whi…"/);
+  assert.match(line, / Up /);
+  assert.equal(inspect("bg", "{{.State.Status}} {{.State.Running}}"), "running true");
+  assert.ok(Number(inspect("bg", "{{.State.Pid}}")) > 1);
+  ok(["rm", "-f", "bg"]);
+  assert.equal(b(["ps", "-a", "-q", "--filter", "name=^bg$"]).stdout, "");
+});
+
+test("logs: stdout and stderr apart, -t timestamps, --tail, and -f until the container ends", { skip }, async () => {
+  ok(["run", "-d", "--name", "talk", "life/bb:1", "sh", "-c", "echo one; echo two >&2; echo three; printf tail"]);
+  await until("talk to exit", () => inspect("talk", "{{.State.Status}}") === "exited");
+  const r = b(["logs", "talk"]);
+  assert.equal(r.stdout, "one\nthree\ntail");
+  assert.equal(r.stderr, "two\n");
+  const stamped = b(["logs", "-t", "talk"]).stdout.split("\n");
+  assert.match(stamped[0] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z one$/);
+  assert.equal(b(["logs", "--tail", "1", "talk"]).stdout, "tail");
+  assert.equal(b(["logs", "--tail", "0", "talk"]).stdout, "");
+  assert.equal(b(["logs", "--since", "1h", "talk"]).stdout, "one\nthree\ntail");
+  assert.equal(b(["logs", "--until", "1h", "talk"]).stdout, "", "nothing is older than an hour");
+  const bad = b(["logs", "--tail", "x", "talk"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /^Error: invalid value "x" for --tail/);
+
+  ok(["run", "-d", "--name", "follow", "life/bb:1", "sh", "-c", "echo a; busybox sleep 1; echo b; exit 2"]);
+  const t0 = Date.now();
+  const f = b(["logs", "-f", "follow"]);
+  assert.equal(f.stdout, "a\nb\n", "-f keeps reading until the container ends");
+  assert.ok(Date.now() - t0 >= 500, "-f waited for the second line");
+  assert.equal(inspect("follow", "{{.State.ExitCode}}"), "2");
+  // a foreground run is logged too
+  ok(["run", "--name", "fg", "life/bb:1", "echo", "in the foreground"]);
+  assert.equal(b(["logs", "fg"]).stdout, "in the foreground\n");
+});
+
+test("stop: SIGTERM, then the container's own exit code", { skip }, async () => {
+  ok(["run", "-d", "--name", "term", "life/bb:1", "sh", "-c", TRAPPING]);
+  await until("the trap to be set", () => b(["logs", "term"]).stdout.includes("up"));
+  const t0 = Date.now();
+  assert.equal(ok(["stop", "term"]), "term\n");
+  assert.ok(Date.now() - t0 < 5000, "a container that ends on SIGTERM is not waited out");
+  assert.equal(inspect("term", "{{.State.Status}} {{.State.ExitCode}}"), "exited 7");
+  assert.match(b(["logs", "term"]).stdout, /got TERM/);
+  assert.match(b(["ps", "-a", "--filter", "name=term"]).stdout, /Exited \(7\) /);
+  assert.equal(ok(["stop", "term"]), "term\n", "stopping a stopped container is no error, as in docker");
+});
+
+test("stop -t: a container that ignores SIGTERM is killed after the timeout (137)", { skip }, async () => {
+  ok(["run", "-d", "--name", "stubborn", "life/bb:1", "sh", "-c", IGNORING]);
+  const t0 = Date.now();
+  ok(["stop", "-t", "1", "stubborn"]);
+  const took = Date.now() - t0;
+  assert.ok(took >= 1000 && took < 8000, `waited the timeout, then SIGKILL (${took} ms)`);
+  assert.equal(inspect("stubborn", "{{.State.ExitCode}}"), "137");
+});
+
+test("stop sends the image's STOPSIGNAL", { skip }, async () => {
+  ok(["run", "-d", "--name", "usr1", "life/usr1:1", "sh", "-c", `trap "exit 10" USR1; ${IGNORING}`]);
+  await until("the trap to be set", () => b(["logs", "usr1"]).stdout.includes("up"));
+  ok(["stop", "-t", "5", "usr1"]);
+  assert.equal(inspect("usr1", "{{.State.ExitCode}}"), "10");
+});
+
+test("kill: SIGKILL by default, -s names another; a stopped container is an error", { skip }, async () => {
+  ok(["run", "-d", "--name", "k", "life/bb:1", "sh", "-c", TRAPPING]);
+  await until("the trap to be set", () => b(["logs", "k"]).stdout.includes("up"));
+  assert.equal(ok(["kill", "-s", "TERM", "k"]), "k\n");
+  await until("k to exit", () => inspect("k", "{{.State.Status}}") === "exited");
+  assert.equal(inspect("k", "{{.State.ExitCode}}"), "7");
+  const again = b(["kill", "k"]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^Error: Cannot kill container: k: Container [a-f0-9]{64} is not running\n$/);
+  ok(["start", "k"]);
+  const bad = b(["kill", "-s", "NOSUCH", "k"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /^Error: Invalid signal: NOSUCH\n$/);
+  ok(["kill", "k"]);
+  await until("k to be killed", () => inspect("k", "{{.State.Status}}") === "exited");
+  assert.equal(inspect("k", "{{.State.ExitCode}}"), "137");
+});
+
+test("create, then start -a: Created in ps, then the output and the exit code", { skip }, async () => {
+  const id = ok([
+    "create",
+    "--name",
+    "later",
+    "-e",
+    "WHO=world",
+    "life/bb:1",
+    "sh",
+    "-c",
+    'echo "hi $WHO"; exit 4',
+  ]).trim();
+  assert.match(id, /^[a-f0-9]{64}$/);
+  assert.match(b(["ps", "-a", "--filter", "name=later"]).stdout, / Created {2,}/);
+  assert.equal(b(["ps", "-q", "--filter", "name=later"]).stdout, "", "ps without -a lists running ones only");
+  const r = b(["start", "-a", "later"]);
+  assert.equal(r.stdout, "hi world\n");
+  assert.equal(r.code, 4);
+  // started again, it runs again and its log grows
+  ok(["start", "later"]);
+  await until("the second run to end", () => b(["logs", "later"]).stdout === "hi world\nhi world\n");
+  assert.equal(inspect("later", "{{json .Config.Env}}"), '["WHO=world"]');
+  const none = b(["start", "nosuch"]);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, "Error: No such container: nosuch\n");
+});
+
+test("a command that cannot be found: run -d exits 127, the container stays Created", { skip }, async () => {
+  const r = b(["run", "-d", "--name", "nocmd", "life/bb:1", "nope"]);
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /^Error: exec: "nope": executable file not found in \$PATH\n$/);
+  assert.equal(inspect("nocmd", "{{.State.Status}} {{.State.ExitCode}}"), "created 127");
+});
+
+test("run -d --rm: the container is gone once it ends", { skip }, async () => {
+  const id = ok(["run", "-d", "--rm", "life/bb:1", "true"]).trim();
+  await until("the container to be removed", () => b(["ps", "-aq", "--no-trunc"]).stdout.includes(id) === false);
+  assert.ok(!fs.existsSync(join(root, "containers", id)), "its files went too");
+});
+
+test("rm: refuses a running container without -f; -f kills it; an image gets rmi's hint", { skip }, async () => {
+  const id = ok(["run", "-d", "--name", "busy", "life/bb:1", "sh", "-c", IGNORING]).trim();
+  const refused = b(["rm", "busy"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^Error: You cannot remove a running container [a-f0-9]{64}\. Stop the container/);
+  assert.equal(inspect("busy", "{{.State.Status}}"), "running");
+  const t0 = Date.now();
+  assert.equal(ok(["rm", "-f", "-v", "busy"]), "busy\n");
+  assert.ok(Date.now() - t0 < 8000);
+  assert.ok(!fs.existsSync(join(root, "containers", id)));
+  const runc = execFileSync("runc", ["--root", "/run/berth/runc", "list", "-q"], { encoding: "utf8" });
+  assert.ok(!runc.includes(id), "runc forgot it");
+  const image = b(["rm", "life/bb:1"]);
+  assert.equal(image.code, 1);
+  assert.match(image.stderr, /is an image, not a container: .*berth rmi life\/bb:1\n$/);
+  const none = b(["rm", "nosuch"]);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, "Error: No such container: nosuch\n");
+});
+
+test("ps: -q, --no-trunc, filters, -n/-l, --format and -s", { skip }, async () => {
+  assert.equal(b(["run", "--name", "ps-three", "life/bb:1", "sh", "-c", "echo x > /x; exit 3"]).code, 3);
+  ok(["run", "--name", "ps-zero", "life/usr1:1", "true"]);
+  ok(["run", "-d", "--name", "ps-up", "life/bb:1", "sh", "-c", IGNORING]);
+  const ids = (args: string[]) =>
+    b(["ps", "-a", "--format", "{{.Names}}", ...args])
+      .stdout.split("\n")
+      .filter(Boolean);
+  assert.deepEqual(ids(["--filter", "name=ps-"]), ["ps-up", "ps-zero", "ps-three"], "newest first");
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "exited=3"]), ["ps-three"]);
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "status=running"]), ["ps-up"]);
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "label=tier=web"]), ["ps-zero"]);
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "ancestor=life/usr1:1"]), ["ps-zero"]);
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "before=ps-zero"]), ["ps-three"]);
+  assert.deepEqual(ids(["--filter", "name=ps-", "--filter", "since=ps-zero"]), ["ps-up"]);
+  assert.deepEqual(ids(["--filter", "status=exited", "--filter", "status=running", "--filter", "name=ps-t|ps-u"]), [
+    "ps-up",
+    "ps-three",
+  ]);
+  assert.equal(b(["ps", "-l", "--format", "{{.Names}}"]).stdout, "ps-up\n");
+  assert.equal(b(["ps", "-n", "2", "--format", "{{.Names}}"]).stdout, "ps-up\nps-zero\n");
+  const q = b(["ps", "-q", "--filter", "name=ps-up"]).stdout.trim();
+  assert.match(q, /^[a-f0-9]{12}$/);
+  assert.match(b(["ps", "-q", "--no-trunc", "--filter", "name=ps-up"]).stdout.trim(), new RegExp(`^${q}[a-f0-9]{52}$`));
+  const row = b(["ps", "-a", "--filter", "name=ps-three", "--format", "{{.Command}}|{{.State}}|{{.Status}}|{{.Size}}"]);
+  assert.match(row.stdout, /^"sh -c 'echo x > \/x;…"\|exited\|Exited \(3\) .* ago\|2B \(virtual [\d.]+MB\)\n$/);
+  const full = b(["ps", "-a", "--no-trunc", "--filter", "name=ps-three", "--format", "{{.Command}}"]);
+  assert.equal(full.stdout, `"sh -c 'echo x > /x; exit 3'"\n`);
+  const json = JSON.parse(b(["ps", "--format", "json", "--filter", "name=ps-up"]).stdout);
+  assert.equal(json.Names, "ps-up");
+  assert.equal(json.State, "running");
+  const sized = b(["ps", "-s", "--filter", "name=ps-up"]).stdout.split("\n")[0];
+  assert.match(sized as string, /NAMES {2,}SIZE$/);
+  for (const [filter, message] of [
+    ["nope=1", /^Error: invalid filter 'nope=1'\n$/],
+    ["status=sleeping", /^Error: invalid filter 'status=sleeping'/],
+  ] as const) {
+    const bad = b(["ps", "--filter", filter]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, message);
+  }
+  ok(["rm", "-f", "ps-up"]);
+});
+
+test("inspect: docker's container shape; --type picks containers or images", { skip }, async () => {
+  assert.equal(b(["run", "--name", "shape", "-e", "A=1", "-w", "/tmp", "life/bb:1", "sh", "-c", "exit 5"]).code, 5);
+  const [c] = JSON.parse(ok(["inspect", "shape"]));
+  assert.equal(c.Name, "/shape");
+  assert.equal(c.Path, "sh");
+  assert.deepEqual(c.Args, ["-c", "exit 5"]);
+  assert.equal(c.State.Status, "exited");
+  assert.equal(c.State.ExitCode, 5);
+  assert.match(c.State.StartedAt, /^\d{4}-.*Z$/);
+  assert.match(c.Image, /^sha256:[a-f0-9]{64}$/);
+  assert.deepEqual(c.Config.Env, ["A=1"]);
+  assert.equal(c.Config.WorkingDir, "/tmp");
+  assert.deepEqual(c.Config.Cmd, ["sh", "-c", "exit 5"]);
+  assert.equal(c.Config.Image, "life/bb:1");
+  assert.equal(c.HostConfig.NetworkMode, "none");
+  assert.equal(c.LogPath, join(root, "containers", c.Id, `${c.Id}-json.log`));
+  assert.equal(ok(["container", "inspect", "-f", "{{.Id}}", "shape"]).trim(), c.Id);
+  const img = JSON.parse(ok(["inspect", "--type", "image", "life/bb:1"]));
+  assert.ok(img[0].RootFS, "an image with --type image");
+  const wrong = b(["container", "inspect", "life/bb:1"]);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /^Error: No such container: life\/bb:1\n$/);
+});
+
+test("commit: the container's changes as a new top layer, its config with -c changes", { skip }, async () => {
+  ok(["run", "--name", "changed", "-e", "MODE=x", "life/bb:1", "sh", "-c", "echo new > /etc/new; rm /etc/hello"]);
+  const id = ok([
+    "commit",
+    "-m",
+    "a message",
+    "-a",
+    "someone",
+    "-c",
+    "ENV EXTRA=1",
+    "-c",
+    'CMD ["cat", "/etc/new"]',
+    "changed",
+    "life/committed:1",
+  ]).trim();
+  assert.match(id, /^sha256:[a-f0-9]{64}$/);
+  assert.equal(inspect("life/committed:1", "{{.Id}}"), id);
+  assert.equal(
+    inspect("life/committed:1", "{{.Comment}}|{{.Author}}|{{json .Config.Env}}"),
+    'a message|someone|["MODE=x","EXTRA=1"]',
+  );
+  const layers = JSON.parse(inspect("life/committed:1", "{{json .RootFS.Layers}}"));
+  assert.equal(layers.length, 2, "one layer on top of the image's");
+  assert.equal(ok(["run", "--rm", "life/committed:1"]), "new\n", "the new CMD runs and sees the file");
+  const gone = b(["run", "--rm", "life/committed:1", "cat", "/etc/hello"]);
+  assert.equal(gone.code, 1, "the deleted file stays deleted (a whiteout in the layer)");
+  const history = ok(["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}", "life/committed:1"]);
+  assert.equal(history.split("\n")[0], "sh -c echo new > /etc/new; rm /etc/hello|a message");
+  // nothing changed: a history entry and no layer, as docker's commit gives
+  ok(["create", "--name", "untouched", "life/bb:1", "true"]);
+  ok(["commit", "untouched", "life/same:1"]);
+  assert.equal(JSON.parse(inspect("life/same:1", "{{json .RootFS.Layers}}")).length, 1);
+  // the image a commit made refuses rmi of its parent, as docker's do
+  const badChange = b(["commit", "-c", "FROB x", "changed"]);
+  assert.notEqual(badChange.code, 0);
+  assert.match(badChange.stderr, /^Error: .*FROB/);
+  const none = b(["commit", "nosuch"]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /^Error: No such container: nosuch\n$/);
+});
+
+test("commit of a running container reads its live changes", { skip }, async () => {
+  ok(["run", "-d", "--name", "livec", "life/bb:1", "sh", "-c", `echo live > /live; ${IGNORING}`]);
+  await until("the file to be written", () => b(["logs", "livec"]).stdout.includes("up"));
+  ok(["commit", "livec", "life/live:1"]);
+  assert.equal(inspect("livec", "{{.State.Status}}"), "running", "the container goes on after commit");
+  assert.equal(ok(["run", "--rm", "life/live:1", "cat", "/live"]), "live\n");
+  ok(["rm", "-f", "livec"]);
+});
+
+test("export: the flattened file system as a tar, to stdout or -o", { skip }, async () => {
+  ok(["run", "--name", "exp", "life/bb:1", "sh", "-c", "echo e > /etc/e; rm /etc/hello-link; mkdir -p /d/e"]);
+  const out = join(dir, "exp.tar");
+  ok(["export", "-o", out, "exp"]);
+  const names = must("tar", ["-tf", out]).split("\n").filter(Boolean);
+  for (const want of ["bin/busybox", "etc/e", "etc/hello", "d/e/", "proc/", "etc/hosts"]) {
+    assert.ok(names.includes(want), `${want} in ${names.join(" ")}`);
+  }
+  assert.ok(!names.includes("etc/hello-link"), "deleted files are not there");
+  assert.ok(!names.some((n) => n.includes(".wh.")), "no whiteouts: the layers are flattened");
+  assert.equal(must("tar", ["-xOf", out, "etc/e"]), "e\n");
+  const piped = execFileSync(
+    process.execPath,
+    [join(import.meta.dirname, "..", "bin", "berth"), "--root", root, "export", "exp"],
+    {
+      maxBuffer: 1 << 28,
+    },
+  );
+  fs.writeFileSync(join(dir, "piped.tar"), piped);
+  assert.deepEqual(
+    must("tar", ["-tf", join(dir, "piped.tar")])
+      .split("\n")
+      .filter(Boolean),
+    names,
+  );
+  const missing = b(["export", "-o", join(dir, "no.tar"), "nosuch"]);
+  assert.notEqual(missing.code, 0);
+  assert.ok(!fs.existsSync(join(dir, "no.tar")), "no file for a failed export");
+});
+
+test("the supervisor killed: ps still reports the container, stop and rm still work", { skip }, async () => {
+  const id = ok(["run", "-d", "--name", "orphan", "life/bb:1", "sh", "-c", TRAPPING]).trim();
+  await until("the trap to be set", () => b(["logs", "orphan"]).stdout.includes("up"));
+  process.kill(supervisorOf(id), "SIGKILL");
+  await sleep(200);
+  assert.match(b(["ps", "--filter", "name=orphan"]).stdout, / Up /, "runc says it still runs");
+  assert.equal(inspect("orphan", "{{.State.Running}}"), "true");
+  ok(["stop", "orphan"]);
+  // its exit code had nobody to receive it: docker's 255, and State.Error says why
+  assert.equal(inspect("orphan", "{{.State.Status}} {{.State.ExitCode}}"), "exited 255");
+  assert.match(inspect("orphan", "{{.State.Error}}"), /ended before it did/);
+  assert.match(b(["ps", "-a", "--filter", "name=orphan"]).stdout, /Exited \(255\)/);
+  ok(["start", "orphan"]);
+  assert.equal(inspect("orphan", "{{.State.Status}}"), "running", "it starts again");
+  ok(["rm", "-f", "orphan"]);
+  assert.ok(!fs.existsSync(join(root, "containers", id)));
+  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  assert.ok(!mounts.includes(id), "nothing of it stays mounted");
+});
+
+test("the supervisor and its container both killed: the next ps records the loss", { skip }, async () => {
+  const id = ok(["run", "-d", "--name", "lost", "life/bb:1", "sh", "-c", IGNORING]).trim();
+  const sup = supervisorOf(id);
+  // the whole session: supervisor, runc and the container (kill -9 of everything, a crash)
+  execFileSync("runc", ["--root", "/run/berth/runc", "kill", id, "KILL"]);
+  process.kill(sup, "SIGKILL");
+  await until("the container to be seen as exited", () => inspect("lost", "{{.State.Status}}") === "exited");
+  assert.equal(inspect("lost", "{{.State.ExitCode}}"), "255");
+  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8");
+  assert.ok(!mounts.includes(join(root, "containers", id)), "its rootfs was unmounted");
+  ok(["rm", "lost"]);
+});
+
+test("container prune removes stopped and created containers and keeps running ones", { skip }, async () => {
+  const p = join(dir, "prune-store");
+  const r = berth(p, ["import", rootfsTar, "p/bb:1"]);
+  assert.equal(r.code, 0, r.stderr);
+  const pb = (args: string[]) => berth(p, args);
+  assert.equal(pb(["run", "--name", "done", "p/bb:1", "sh", "-c", "echo 12345 > /f"]).code, 0);
+  assert.equal(pb(["create", "--name", "fresh", "p/bb:1", "true"]).code, 0);
+  assert.equal(pb(["run", "-d", "--name", "alive", "p/bb:1", "sh", "-c", IGNORING]).code, 0);
+  const out = pb(["container", "prune", "-f"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^Deleted Containers:\n[a-f0-9]{64}\n[a-f0-9]{64}\n\nTotal reclaimed space: 6B\n$/);
+  assert.deepEqual(pb(["ps", "-a", "--format", "{{.Names}}"]).stdout, "alive\n");
+  assert.equal(pb(["container", "ls", "--format", "{{.Names}}"]).stdout, "alive\n");
+  assert.equal(pb(["rm", "-f", "alive"]).code, 0);
+});
