@@ -28,6 +28,7 @@ import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platfor
 import { parseReference } from "../oci/reference.js";
 import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
 import { applyLayer } from "../runtime/apply-layer.js";
+import { normalizeUpper } from "../runtime/normalize-upper.js";
 import { removeContainer } from "../runtime/remove.js";
 import {
   containerDirOf,
@@ -36,11 +37,12 @@ import {
   mountImageView,
   openRootfs,
   prepareRootfs,
+  type Rootfs,
   releaseRootfs,
   removeContainerFiles,
 } from "../runtime/rootfs.js";
 import { runContainer } from "../runtime/run.js";
-import { chainIds, pruneSnapshots, snapshotRoot } from "../runtime/snapshots.js";
+import { adoptSnapshot, chainIds, pruneSnapshots, snapshotRoot } from "../runtime/snapshots.js";
 import { resolveUser } from "../runtime/users.js";
 import {
   addTag,
@@ -401,12 +403,21 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     config: ImageConfig,
     layerSizes: { diffId: Digest; size: number }[],
   ): State => {
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const id = sha256(configBytes);
+    // a config step whose image exists already is a cache hit too (same parent, same result):
+    // its blobs and rows are there, so nothing is written (a warm build of config steps
+    // otherwise rewrote the store's index once per step)
+    if (getImage(store, id) !== undefined) {
+      if (!layerSizes.length) counters.reused++;
+      const m: Manifest = {
+        ...manifest,
+        config: { mediaType: MediaType.ociConfig, digest: id, size: configBytes.length },
+      };
+      return { id, manifest: m, config };
+    }
     return store.withLeaseSync((lease) => {
-      const configBytes = Buffer.from(JSON.stringify(config));
-      // a config step whose image exists already is a cache hit too (same parent, same result)
-      const existed = getImage(store, sha256(configBytes)) !== undefined;
-      if (existed && !layerSizes.length) counters.reused++;
-      if (!existed) created.push(sha256(configBytes));
+      created.push(id);
       const c = lease.putBytes(configBytes);
       const m: Manifest = { ...manifest, config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size } };
       const manifestBytes = Buffer.from(JSON.stringify(m));
@@ -511,7 +522,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     const dir = join(store.root, "containers", `build-${randomBytes(8).toString("hex")}`);
     const driver = defaultStorageDriver();
     try {
-      const rootfs = await prepareRootfs(store, state, dir, driver);
+      const rootfs = await prepareRootfs(store, state, dir, driver, { volatile: true });
       try {
         await change(rootfs.path);
       } finally {
@@ -519,10 +530,26 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       }
       const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
       remember(key, next.id as Digest);
+      adoptUpper(rootfs, state, next);
       return next;
     } finally {
       removeContainerFiles(dir);
     }
+  };
+
+  /**
+   * A step's upper directory becomes its new layer's snapshot (renamed, see adoptSnapshot),
+   * so the next step mounts it as it is instead of unpacking the layer's tar again: each
+   * layer is written once. Only once the layer is recorded: a crash before leaves a container
+   * directory to sweep, never a snapshot without its image.
+   */
+  const adoptUpper = (rootfs: Rootfs, parent: State, next: State): void => {
+    const ids = next.config.rootfs.diff_ids;
+    if (!rootfs.upper || ids.length === parent.config.rootfs.diff_ids.length) return;
+    const chain = chainIds(ids).pop();
+    if (!chain) return;
+    normalizeUpper(rootfs.upper, epoch);
+    adoptSnapshot(store, rootfs.upper, chain);
   };
 
   const commitDiff = async (
@@ -804,6 +831,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         );
       const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
       remember(key, next.id as Digest);
+      adoptUpper(rootfs, state, next);
       return next;
     } finally {
       releaseMounts();

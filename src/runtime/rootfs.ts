@@ -1,6 +1,5 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type Digest, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
@@ -10,7 +9,16 @@ import { applyLayer } from "./apply-layer.js";
 import { type Baseline, type DiffOptions, diffBaseline, diffUpper, recordBaseline } from "./diff.js";
 import { mountOverlay, overlaySupported, unmount } from "./mount.js";
 import { lstatOrNull, resolveInRoot } from "./scoped-path.js";
-import { buildSnapshot, chainIds, ensureSnapshots, type LayerRef, removeTree, snapshotRoot } from "./snapshots.js";
+import {
+  buildSnapshot,
+  chainIds,
+  ensureSnapshots,
+  findInitSnapshot,
+  type LayerRef,
+  MOUNT_POINT_TOPS,
+  removeTree,
+  snapshotRoot,
+} from "./snapshots.js";
 
 /**
  * A container's root file system: the image's layers, read-only, under one read/write layer.
@@ -53,6 +61,10 @@ export interface ImageLayers {
  */
 const MOUNT_DIRS = ["proc", "sys", "dev", "dev/pts", "dev/shm", "dev/mqueue", "etc"];
 const MOUNT_FILES = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+for (const p of [...MOUNT_DIRS, ...MOUNT_FILES]) {
+  // findInitSnapshot decides which init layers are shared by these first components
+  if (!MOUNT_POINT_TOPS.includes(p.split("/")[0] ?? p)) throw new Error(`${p} is not under MOUNT_POINT_TOPS`);
+}
 
 /** overlay where this process can mount it, else copy. */
 export function defaultStorageDriver(): StorageDriver {
@@ -79,11 +91,21 @@ export function layerRefs(image: ImageLayers): LayerRef[] {
  * Prepares (or, for a container that exists, re-mounts) the container's root file system.
  * Idempotent: a container's upper directory or copy is kept across calls.
  */
+export interface PrepareOptions {
+  /**
+   * The upper directory is thrown away or adopted as a snapshot once the container is done
+   * (a build step), so its mount needs no syncs (see OverlayMount.volatile). Never for a
+   * container that may be started again: after a host crash its changes could be half there.
+   */
+  volatile?: boolean;
+}
+
 export async function prepareRootfs(
   store: LocalStore,
   image: ImageLayers,
   containerDir: string,
   driver: StorageDriver,
+  opts: PrepareOptions = {},
 ): Promise<Rootfs> {
   const layers = layerRefs(image);
   const path = join(containerDir, "rootfs");
@@ -108,6 +130,7 @@ export async function prepareRootfs(
       work,
       target: path,
       cwd: snapshotRoot(store),
+      volatile: opts.volatile === true,
     });
     return { driver, containerDir, path, upper };
   }
@@ -125,19 +148,25 @@ export async function prepareRootfs(
   return { driver, containerDir, path, upper: null };
 }
 
-/** The init snapshot for an image: its missing mount points, made once and shared. */
+/**
+ * The init snapshot for an image: its missing mount points, made once and shared. An image
+ * whose top layers have nothing at or under any mount point has the same init layer as the
+ * image below them, so it uses that one (findInitSnapshot): a build's steps would otherwise
+ * each pay an overlay mount of all their layers just to find nothing to add.
+ */
 async function ensureInitSnapshot(
   store: LocalStore,
   layers: readonly LayerRef[],
   snapshots: string[],
 ): Promise<string> {
-  const top = chainIds(layers.map((l) => l.diffId)).pop();
+  const chains = chainIds(layers.map((l) => l.diffId));
   const root = snapshotRoot(store);
+  const found = findInitSnapshot(root, chains);
+  if (found) return found;
+  const top = chains[chains.length - 1];
   const dest = join(root, `init-${top ? digestHex(top) : "empty"}`);
-  if (!fs.existsSync(dest)) {
-    fs.mkdirSync(root, { recursive: true });
-    await buildSnapshot(root, dest, [...snapshots].reverse(), async (dir) => createMountPoints(dir));
-  }
+  fs.mkdirSync(root, { recursive: true });
+  await buildSnapshot(root, dest, [...snapshots].reverse(), async (dir) => createMountPoints(dir));
   return dest;
 }
 
@@ -213,17 +242,10 @@ export async function mountImageView(
   const snapshots = await ensureSnapshots(store, layers);
   if (snapshots.length === 1) return { path: snapshots[0] as string, release: () => undefined };
   fs.mkdirSync(target, { recursive: true });
-  const lowers = [...snapshots].reverse().map((l) => relative(snapshotRoot(store), l));
   try {
-    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers.join(":")}`, resolve(target)], {
-      cwd: snapshotRoot(store),
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    mountOverlay({ lowers: [...snapshots].reverse(), target, cwd: snapshotRoot(store) });
   } catch (err) {
-    throw new BerthError(
-      "STORE",
-      `mounting an image's files at ${target} failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim()}`,
-    );
+    throw new BerthError("STORE", `mounting an image's files at ${target} failed: ${(err as Error).message}`);
   }
   return {
     path: target,

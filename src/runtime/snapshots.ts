@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import type { Readable } from "node:stream";
+import type { Header } from "tar-stream";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
 import type { LocalStore } from "../store/local-store.js";
 import { applyLayer } from "./apply-layer.js";
 import { mountOverlay, mountsUnder, unmount } from "./mount.js";
+import { cleanEntryPath } from "./scoped-path.js";
 
 /**
  * Unpacked layers, each once, as overlayfs lower directories:
@@ -38,6 +42,31 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
   return out;
 }
 
+/** The first components of every mount point the init layer may provide (rootfs.ts). */
+export const MOUNT_POINT_TOPS: readonly string[] = ["proc", "sys", "dev", "etc"];
+
+/**
+ * The init snapshot an image of these chainIDs uses, if one exists: its own, or that of the
+ * image below its top layers when those layers have nothing at or under a mount point (the
+ * init layer depends only on what the image has there). Returns the directory, or undefined
+ * when the image needs its own, `init-<top chainID>`. pruneSnapshots keeps what this finds.
+ */
+export function findInitSnapshot(root: string, chains: readonly Digest[]): string | undefined {
+  if (chains.length === 0) {
+    const empty = join(root, "init-empty");
+    return fs.existsSync(empty) ? empty : undefined;
+  }
+  for (let i = chains.length - 1; i >= 0; i--) {
+    const hex = digestHex(chains[i] as Digest);
+    const init = join(root, `init-${hex}`);
+    if (fs.existsSync(init)) return init;
+    const layer = join(root, hex);
+    // an entry, a whiteout or a symlink there: this layer may change what the init layer holds
+    if (MOUNT_POINT_TOPS.some((t) => fs.lstatSync(join(layer, t), { throwIfNoEntry: false }))) return undefined;
+  }
+  return undefined;
+}
+
 export function snapshotRoot(store: LocalStore): string {
   return join(store.root, "snapshots");
 }
@@ -53,11 +82,105 @@ export async function ensureSnapshots(store: LocalStore, layers: readonly LayerR
     const dir = dirs[i] as string;
     if (fs.existsSync(dir)) continue;
     const layer = layers[i] as LayerRef;
-    await buildSnapshot(root, dir, dirs.slice(0, i).reverse(), async (target) => {
+    const parents = dirs.slice(0, i).reverse();
+    if (parents.length > 0 && (await applyDirect(root, dir, parents, () => store.openBlob(layer.blob)))) continue;
+    await buildSnapshot(root, dir, parents, async (target) => {
       await applyLayer(target, store.openBlob(layer.blob));
     });
   }
   return dirs;
+}
+
+/** Thrown by the direct unpack's guard: this layer needs the overlay mount after all. */
+class NeedsMount extends Error {}
+
+/**
+ * Unpacks a layer straight into its new snapshot directory, without an overlay mount of its
+ * parents, when that gives the same directory the mount would: the layer deletes nothing
+ * (no whiteouts, so the kernel would write no whiteouts either), links only to its own files,
+ * and reaches its entries through directories that are plain directories, or absent, in every
+ * parent (through a mount, a parent's symlink would be followed). Most built layers (COPY,
+ * a RUN that only adds) qualify. The mount costs two processes, and every file created
+ * through overlayfs costs more kernel time than on the plain file system. Returns false, with
+ * nothing left behind, when the layer needs the mount.
+ */
+async function applyDirect(
+  root: string,
+  dest: string,
+  parents: readonly string[],
+  open: () => Readable,
+): Promise<boolean> {
+  const seen = new Set<string>();
+  /** Directories this layer has given as entries (and that are directories, or absent, below). */
+  const dirs = new Set<string>([""]);
+  const inParents = (rel: string): fs.Stats | undefined => {
+    for (const p of parents) {
+      const st = fs.lstatSync(join(p, rel), { throwIfNoEntry: false });
+      if (st) return st;
+    }
+    return undefined;
+  };
+  const guard = (h: Header, rel: string) => {
+    if (rel === "") return;
+    const base = rel.slice(rel.lastIndexOf("/") + 1);
+    if (base.startsWith(".wh.")) throw new NeedsMount();
+    if (h.type === "link" && !seen.has(cleanEntryPath(h.linkname ?? ""))) throw new NeedsMount();
+    // An ancestor the layer does not list is made afresh here, but through the mount it would
+    // be the parent's own (its owner and mode, or a symlink followed): only an ancestor no
+    // parent has is made the same way both ways. Checked shortest first, so no lstat above
+    // walks through a parent's symlink.
+    let slash = rel.indexOf("/");
+    while (slash >= 0) {
+      const dir = rel.slice(0, slash);
+      if (!dirs.has(dir) && inParents(dir)) throw new NeedsMount();
+      slash = rel.indexOf("/", slash + 1);
+    }
+    if (h.type === "directory" && !dirs.has(rel)) {
+      // over a non-directory in any parent the mount would make an opaque directory
+      if (parents.some((p) => fs.lstatSync(join(p, rel), { throwIfNoEntry: false })?.isDirectory() === false)) {
+        throw new NeedsMount();
+      }
+      dirs.add(rel);
+    }
+    seen.add(rel);
+  };
+  let ok = true;
+  await buildSnapshot(root, dest, [], async (target) => {
+    try {
+      await applyLayer(target, open(), { guard });
+    } catch (err) {
+      if (!(err instanceof NeedsMount) && !(err instanceof BerthError && err.cause instanceof NeedsMount)) throw err;
+      ok = false;
+      throw new NeedsMount();
+    }
+  }).catch((err: unknown) => {
+    if (!(err instanceof NeedsMount)) throw err;
+  });
+  return ok;
+}
+
+/**
+ * Makes a finished container's upper directory the snapshot of the layer that was made from
+ * it (`chain`: that layer's chainID), by renaming it, instead of unpacking the layer again:
+ * the upper directory already is that layer in overlay form (whiteouts as 0/0 devices, opaque
+ * directories marked), the same form the mounted unpack writes. Call it after the layer is
+ * recorded, and after `normalizeUpper` made the directory match the layer's tar. Returns
+ * whether the directory was taken (false: the snapshot exists already; the caller removes it).
+ */
+export function adoptSnapshot(store: LocalStore, upper: string, chain: Digest): boolean {
+  const root = snapshotRoot(store);
+  fs.mkdirSync(root, { recursive: true });
+  const dest = join(root, digestHex(chain));
+  if (fs.existsSync(dest)) return false;
+  try {
+    fs.renameSync(upper, dest);
+    return true;
+  } catch (err) {
+    // Another process made the same snapshot first: theirs is as good as ours.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+    return false;
+  }
 }
 
 /**
@@ -81,7 +204,7 @@ export async function buildSnapshot(
       const merged = join(tmp, "merged");
       fs.mkdirSync(work);
       fs.mkdirSync(merged);
-      mountOverlay({ lowers: parents, upper, work, target: merged, cwd: root });
+      mountOverlay({ lowers: parents, upper, work, target: merged, cwd: root, volatile: true });
       try {
         await fill(merged);
       } finally {
@@ -140,6 +263,8 @@ export function pruneSnapshots(store: LocalStore): number {
       for (const c of chains) keep.add(digestHex(c));
       const top = chains[chains.length - 1];
       keep.add(`init-${top ? digestHex(top) : "empty"}`);
+      const init = findInitSnapshot(root, chains);
+      if (init) keep.add(basename(init));
     } catch {
       // an unreadable image keeps nothing alive; its own commands report the damage
     }

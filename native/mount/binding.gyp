@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "berth_mount",
+      "sources": ["mount.c"],
+      "cflags": ["-O2", "-Wall"]
+    }
+  ]
+}
