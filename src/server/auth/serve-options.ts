@@ -31,6 +31,11 @@ export function tokenAccessOptions(input: {
       `invalid --auth-realm "${realm}": give an absolute http(s) URL ending in ${TOKEN_PATH}`,
     );
   }
+  if (realm.startsWith("http://") && !/^(127\.|localhost$|\[::1\]$)/.test(host)) {
+    input.notice?.(
+      `WARNING: the token endpoint ${realm} is plain http: passwords and tokens cross the network in clear; serve it behind TLS and pass --auth-realm https://…`,
+    );
+  }
   const password = input.env.BERTH_ADMIN_PASSWORD;
   return {
     root: input.root,
