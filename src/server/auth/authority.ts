@@ -121,14 +121,26 @@ export class Authority {
 
   /** What `identity` (undefined: anonymous) may do on `repository` now, within its token's scopes. */
   async permitted(identity: Identity | undefined, repository: string): Promise<Set<RepositoryAction>> {
+    return (await this.decide(identity, repository)).actions;
+  }
+
+  /**
+   * `actions`: what `identity` may do on `repository`; `anyone`: what anonymous callers may
+   * (from the same reads, for callers that combine them with a token's scopes).
+   */
+  async decide(
+    identity: Identity | undefined,
+    repository: string,
+  ): Promise<{ actions: Set<RepositoryAction>; anyone: Set<RepositoryAction> }> {
     const facts = await this.facts(identity?.user, repository);
+    const anyone = permittedActions({ ...facts, user: undefined, role: undefined });
     const all = permittedActions(facts);
-    if (identity?.scopes === undefined) return all;
+    if (identity?.scopes === undefined) return { actions: all, anyone };
     const scoped = identity.scopes.filter((s) => s.repository === repository).flatMap((s) => s.actions);
-    const out = new Set(intersect(REPOSITORY_ACTIONS, all).filter((a) => scoped.includes(a)));
+    const actions = new Set(intersect(REPOSITORY_ACTIONS, all).filter((a) => scoped.includes(a)));
     // what anyone may do (pull a public repository) needs no scope: a robot never has less than no one
-    for (const a of permittedActions({ ...facts, user: undefined, role: undefined })) out.add(a);
-    return out;
+    for (const a of anyone) actions.add(a);
+    return { actions, anyone };
   }
 
   async isAdmin(user: string): Promise<boolean> {

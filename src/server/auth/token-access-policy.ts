@@ -135,12 +135,13 @@ export class TokenAccessPolicy implements AccessPolicy {
   }
 
   async allowed(p: Principal, name: string, actions: readonly RepositoryAction[]): Promise<Set<RepositoryAction>> {
-    let permitted = await this.authority.permitted(this.identityFor(p), name);
+    const decided = await this.authority.decide(this.identityFor(p), name);
+    let permitted = decided.actions;
     if (p.kind === "token") {
       const scoped = granted(p.access, "repository", name);
       permitted = new Set([...permitted].filter((a) => scoped.has(a)));
       // what anyone may do (pull a public repository) needs no scope: a token never has less than no token
-      for (const a of await this.authority.permitted(undefined, name)) permitted.add(a);
+      for (const a of decided.anyone) permitted.add(a);
     }
     return new Set(intersect(actions, permitted));
   }
