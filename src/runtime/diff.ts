@@ -19,6 +19,8 @@ import { readDirXattrs, type XattrMap } from "./xattrs.js";
 export interface DiffOptions {
   /** Seconds since 1970: no mtime in the tar is later (SOURCE_DATE_EPOCH). */
   epoch?: number;
+  /** The mode of whiteout entries: 0644 by default; docker's commit writes 0600. */
+  whiteoutMode?: number;
 }
 
 /** One change, before it becomes a tar entry. */
@@ -204,7 +206,8 @@ function packChanges(changes: readonly Change[], opts: DiffOptions): Readable {
       if (c.kind === "whiteout" || c.kind === "opaque") {
         const name = c.kind === "opaque" ? `${c.rel}/.wh..wh..opq` : whiteoutName(c.rel);
         // tar-stream cannot write mode 0 (it substitutes 0644), so say 0644 outright
-        await add(p, { name, type: "file", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: stamp, uname: "", gname: "" });
+        const mode = opts.whiteoutMode ?? 0o644;
+        await add(p, { name, type: "file", mode, uid: 0, gid: 0, size: 0, mtime: stamp, uname: "", gname: "" });
         continue;
       }
       const st = c.stat as fs.Stats;

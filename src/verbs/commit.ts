@@ -54,7 +54,8 @@ export async function commitContainer(
   const paused = c.state === "running" && opts.pause !== false && pauseContainer(c);
   try {
     return await store.withLease(async (lease) => {
-      const diff = await diffRootfs(openRootfs(containerDirOf(store, c.id), c.spec.driver));
+      // whiteouts as docker's overlay2 differ writes them (mode 0600), so layers list alike
+      const diff = await diffRootfs(openRootfs(containerDirOf(store, c.id), c.spec.driver), { whiteoutMode: 0o600 });
       const layer = await ingestLayer(lease, diff, {}, `the changes of container ${c.name}`);
       const empty = layer.diffId === null || layer.diffId === EMPTY_LAYER;
       const created = (opts.created ?? new Date()).toISOString();

@@ -69,11 +69,16 @@ function parseFilters(raw: readonly string[]): Map<string, string[]> {
     const eq = f.indexOf("=");
     const key = eq < 0 ? f : f.slice(0, eq).toLowerCase();
     const value = eq < 0 ? "" : f.slice(eq + 1);
-    if (eq < 0 || !FILTER_KEYS.includes(key)) throw new BerthError("USAGE", `invalid filter '${f}'`);
-    if (key === "status" && !STATUSES.includes(value)) {
-      throw new BerthError("USAGE", `invalid filter 'status=${value}': use one of ${STATUSES.join(", ")}`);
+    // docker's words, and its exit code 1 (the daemon refuses them, not the flag parser)
+    if (eq < 0 || !FILTER_KEYS.includes(key)) {
+      throw new BerthError("CONFLICT", `Invalid filter '${key}': ps filters by ${FILTER_KEYS.join(", ")}`);
     }
-    if (key === "exited" && !/^-?\d+$/.test(value)) throw new BerthError("USAGE", `invalid filter 'exited=${value}'`);
+    if (key === "status" && !STATUSES.includes(value)) {
+      throw new BerthError("CONFLICT", `Invalid filter 'status=${value}': use one of ${STATUSES.join(", ")}`);
+    }
+    if (key === "exited" && !/^-?\d+$/.test(value)) {
+      throw new BerthError("CONFLICT", `Invalid filter 'exited=${value}': give an exit code`);
+    }
     out.set(key, [...(out.get(key) ?? []), value]);
   }
   return out;
@@ -116,7 +121,7 @@ function safeRegExp(v: string): RegExp {
   try {
     return new RegExp(v);
   } catch {
-    throw new BerthError("USAGE", `invalid filter 'name=${v}': not a regular expression`);
+    throw new BerthError("CONFLICT", `Invalid filter 'name=${v}': not a regular expression`);
   }
 }
 

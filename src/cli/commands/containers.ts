@@ -67,7 +67,7 @@ export function registerPs(cmd: Command, ctx: CliContext): void {
     .action((opts) => {
       const last = opts.latest ? 1 : opts.last === undefined ? undefined : Number(opts.last);
       if (last !== undefined && !Number.isInteger(last)) {
-        throw new BerthError("USAGE", `invalid argument "${opts.last}" for "-n, --last": give a number`);
+        throw new BerthError("USAGE", `invalid argument "${opts.last}" for "-n, --last" flag: give a number`);
       }
       const trunc = opts.trunc !== false;
       const rows = containers(ctx.store(), {
@@ -193,7 +193,7 @@ export function registerStop(cmd: Command, ctx: CliContext): void {
     .action(async (names, opts) => {
       const timeout = opts.time === undefined ? undefined : Number(opts.time);
       if (timeout !== undefined && !Number.isInteger(timeout)) {
-        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time": give whole seconds`);
+        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time" flag: give whole seconds`);
       }
       await forEachContainer(ctx, names, async (name) => {
         await stop(ctx.store(), findContainer(ctx.store(), name), { timeout, signal: opts.signal });
