@@ -23,11 +23,20 @@ export interface Identity {
 /** argon2 costs ~30 ms; a client repeating the same Basic credentials is spared it for a while. */
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 1000;
+/**
+ * Password guessing: after this many wrong passwords for one user name within the window,
+ * further tries for it are refused unchecked until the window ends. (Token secrets are 256
+ * bits: guessing them is futile, so they are not counted.)
+ */
+const FAILURES_ALLOWED = 10;
+const FAILURE_WINDOW_MS = 60_000;
+const FAILURES_TRACKED = 10_000;
 
 export class Authority {
   /** HMAC (with a per-process key) of user and secret → the hash it was verified against. */
   private readonly verified = new Map<string, { hash: string; until: number }>();
   private readonly cacheKey = randomBytes(32);
+  private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
     readonly store: TenancyStore,
@@ -47,14 +56,47 @@ export class Authority {
       if (!(await this.check(`${username}\0${secret}`, cred.secretHash, token.secret))) return undefined;
       return { user: cred.user, credential: cred.id, scopes: cred.scopes };
     }
+    if (this.throttled(username)) return undefined;
     const user = await this.store.user(username);
     if (!user?.passwordHash) {
       // as slow as a wrong password, so timing does not tell which user names exist
       await verifySecret(await this.dummyHash(), secret);
+      this.failed(username);
       return undefined;
     }
-    if (!(await this.check(`${username}\0${secret}`, user.passwordHash, secret))) return undefined;
+    if (!(await this.check(`${username}\0${secret}`, user.passwordHash, secret))) {
+      this.failed(username);
+      return undefined;
+    }
+    this.failures.delete(username);
     return { user: user.name, credential: undefined, scopes: undefined };
+  }
+
+  /** Whether passwords for `username` are refused for now after too many wrong ones. */
+  throttled(username: string): boolean {
+    const f = this.failures.get(username);
+    if (!f) return false;
+    if (this.now() - f.since > FAILURE_WINDOW_MS) {
+      this.failures.delete(username);
+      return false;
+    }
+    return f.count >= FAILURES_ALLOWED;
+  }
+
+  /** Why a login failed, for the one line the caller sees. */
+  loginFailure(username: string): string {
+    return this.throttled(username)
+      ? `too many failed logins for "${username}": wait a minute and try again`
+      : "incorrect username or password";
+  }
+
+  private failed(username: string): void {
+    const f = this.failures.get(username);
+    if (f && this.now() - f.since <= FAILURE_WINDOW_MS) f.count++;
+    else {
+      if (this.failures.size >= FAILURES_TRACKED) this.failures.clear();
+      this.failures.set(username, { count: 1, since: this.now() });
+    }
   }
 
   /** A refresh token (docker's identity token) on its own: its owner, with full rights. */

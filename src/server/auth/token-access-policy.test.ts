@@ -332,6 +332,16 @@ test("admin API: admins only; bad input refused with one line and nothing change
   assert.equal(await policy.store.user("dave"), undefined);
 });
 
+test("password guessing: after ten wrong passwords a user name is refused unchecked for a minute", async () => {
+  await policy.admin.addUser("guessed", { password: "guessed-pass" });
+  for (let i = 0; i < 10; i++) assert.equal((await policy.authenticate(basic("guessed", `wrong-${i}`))).ok, false);
+  const auth = await policy.authenticate(basic("guessed", "guessed-pass"));
+  assert.equal(auth.ok, false);
+  assert.match(auth.ok ? "" : auth.message, /too many failed logins for "guessed"/);
+  // other users are not affected
+  assert.equal((await policy.authenticate(basic("alice", "alice-pass-1"))).ok, true);
+});
+
 test("BERTH_ADMIN_PASSWORD makes the first admin only while there are no users", async () => {
   const again = await TokenAccessPolicy.open({
     root,

@@ -86,7 +86,7 @@ export class TokenAccessPolicy implements AccessPolicy {
     const basic = parseBasic(authorization);
     if (basic) {
       const identity = await this.authority.login(basic.user, basic.password);
-      if (!identity) return { ok: false, message: "incorrect username or password" };
+      if (!identity) return { ok: false, message: this.authority.loginFailure(basic.user) };
       // a robot token is a "user" too (access.ts: "proved a password or an access token"), so a
       // refusal is 403; it is never admin, and its scopes ride along in its identity
       const admin = identity.scopes === undefined && (await this.authority.isAdmin(identity.user));

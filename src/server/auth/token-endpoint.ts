@@ -116,7 +116,7 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, req: IncomingM
     if (authorization !== undefined) {
       const basic = parseBasic(authorization);
       identity = basic && (await deps.authority.login(basic.user, basic.password));
-      if (!identity) return unauthorized(res, "incorrect username or password");
+      if (!identity) return unauthorized(res, deps.authority.loginFailure(basic?.user ?? ""));
     }
     const refresh =
       identity && url.searchParams.get("offline_token") === "true" ? await newRefreshToken(deps, identity) : undefined;
@@ -134,8 +134,9 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, req: IncomingM
     const grantType = form.get("grant_type");
     const scopes = scopesOf(form.getAll("scope"));
     if (grantType === "password") {
-      const identity = await deps.authority.login(form.get("username") ?? "", form.get("password") ?? "");
-      if (!identity) return unauthorized(res, "incorrect username or password");
+      const username = form.get("username") ?? "";
+      const identity = await deps.authority.login(username, form.get("password") ?? "");
+      if (!identity) return unauthorized(res, deps.authority.loginFailure(username));
       const refresh = form.get("access_type") === "offline" ? await newRefreshToken(deps, identity) : undefined;
       return issue(deps, res, identity, scopes, refresh, true);
     }
