@@ -6,7 +6,6 @@ import { exportImage, parseOutput } from "../../build/export.js";
 import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { plainProgress, ttyProgress } from "../build-progress.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -80,7 +79,9 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
       // a terminal of no size (a bare pty) would show none of a redrawn view
       const tty =
         opts.progress === "tty" || (opts.progress === "auto" && ctx.stderr.isTTY === true && ctx.stderr.rows !== 0);
-      const progress = quiet ? undefined : tty ? ttyProgress(ctx.stderr) : plainProgress(ctx.stderr);
+      // loaded only when shown: the terminal view (log-update) costs a quiet build start-up time
+      const views = quiet ? undefined : await import("../build-progress.js");
+      const progress = views && (tty ? views.ttyProgress(ctx.stderr) : views.plainProgress(ctx.stderr));
       const epochText = ctx.env.SOURCE_DATE_EPOCH;
       const epoch = epochText && /^\d+$/.test(epochText) ? Number(epochText) : 0;
       const result = await build(ctx.store(), {

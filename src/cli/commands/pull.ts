@@ -1,9 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { familiarName, formatReference, parseReference } from "../../oci/reference.js";
 import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
-import { pull } from "../../verbs/pull.js";
 import type { CliContext } from "../context.js";
-import { TransferView } from "../transfer-view.js";
 
 /** `pull [-a] [--platform P] [-q] NAME[:TAG|@DIGEST]`, with docker's output. */
 export function registerPull(cmd: Command, ctx: CliContext): void {
@@ -13,6 +11,12 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
     .option("--platform <platform>", "set platform if server is multi-platform capable (os/arch[/variant])")
     .option("-q, --quiet", "suppress verbose output")
     .action(async (name, opts) => {
+      // loaded when used: the registry client (undici) and the terminal view (log-update)
+      // would cost every other command ~20-40 ms of start-up
+      const [{ pull }, { TransferView }] = await Promise.all([
+        import("../../verbs/pull.js"),
+        import("../transfer-view.js"),
+      ]);
       const ref = parseReference(name);
       const view = new TransferView(ctx.stdout, opts.quiet);
       if (!ref.tag && !ref.digest && !opts.allTags) view.line("Using default tag: latest");
