@@ -60,7 +60,7 @@ after(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test("docker login, push, pull and run; refused without login and for another user", () => {
+test("docker login, push, pull and run; refused without login and for another user", async () => {
   const cfg = join(work, "docker-alice");
   const wrong = docker(cfg, ["login", s.host, "-u", "alice", "--password-stdin"], "not-the-password\n");
   assert.notEqual(wrong.code, 0);
@@ -71,7 +71,9 @@ test("docker login, push, pull and run; refused without login and for another us
   assert.match(config, /identitytoken/);
   assert.ok(!config.includes(Buffer.from(`alice:${ALICE}`).toString("base64")));
   ok(docker(cfg, ["push", `${s.host}/alice/bb:1`]), "docker push");
-  // ...and the engine spent the refresh token with the OAuth2 POST (oauth.md's grant_type=refresh_token)
+  // ...and the engine spent the refresh token with the OAuth2 POST (oauth.md's grant_type=refresh_token);
+  // the server's log is read once this process's event loop has run (the docker calls block it)
+  await new Promise((r) => setTimeout(r, 300));
   assert.match(s.log(), /"method":"POST","path":"\/token","status":200/);
   ok(docker(cfg, ["rmi", `${s.host}/alice/bb:1`]), "docker rmi");
   ok(docker(cfg, ["pull", `${s.host}/alice/bb:1`]), "docker pull");
@@ -103,6 +105,17 @@ test("docker login, push, pull and run; refused without login and for another us
   ok(docker(bobCfg, ["push", `${s.host}/bob/bb:1`]), "docker push bob");
   ok(docker(bobCfg, ["logout", s.host]), "docker logout");
   assert.notEqual(docker(bobCfg, ["push", `${s.host}/bob/bb:1`]).code, 0);
+
+  // CI: a robot token as the password, limited to pulling alice/bb
+  const ci = join(work, "docker-ci");
+  const robot = admin(["token", "create", "--user", "alice", "--scope", "alice/bb:pull", "--expires", "1h"]);
+  const token = robot.trim().split("\n").at(-1) as string;
+  ok(docker(ci, ["login", s.host, "-u", "alice", "--password-stdin"], `${token}\n`), "docker login with a robot token");
+  ok(docker(ci, ["rmi", `${s.host}/alice/bb:1`]), "docker rmi");
+  ok(docker(ci, ["pull", `${s.host}/alice/bb:1`]), "docker pull with a robot token");
+  const push = docker(ci, ["push", `${s.host}/alice/bb:1`]);
+  assert.notEqual(push.code, 0, "a pull-only robot token pushed");
+  assert.match(push.stderr, /denied|unauthorized|authentication required/i);
 });
 
 test("skopeo login, copy in and out byte for byte; robot tokens as passwords; refused without credentials", async () => {
