@@ -6,6 +6,7 @@ import * as net from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
 import { BERTH, must } from "./helpers.js";
 
@@ -115,7 +116,7 @@ export class Distribution {
   /** kill -9: the registry dies mid-request, as in a crash. */
   async kill(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise((r) => p.once("exit", r));
     p.kill("SIGKILL");
     await gone;
@@ -195,6 +196,17 @@ export interface ProxyHooks {
   onRequest?: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => boolean;
   /** May change each chunk of a response body (flip a byte). */
   transformBody?: (req: http.IncomingMessage, chunk: Buffer, offset: number) => Buffer;
+  /** Sees every entry as its bytes move and when its response ends (to kill the registry at a chosen moment). */
+  onProgress?: (entry: ProxyEntry, phase: "request-data" | "response-data" | "response-end") => void;
+}
+
+export interface ProxyEntry {
+  method: string;
+  url: string;
+  status: number;
+  sent: number;
+  received: number;
+  range?: string;
 }
 
 /**
@@ -203,13 +215,13 @@ export interface ProxyHooks {
  * what a rerun sent again.
  */
 export class CountingProxy {
-  readonly log: { method: string; url: string; status: number; sent: number; received: number; range?: string }[] = [];
+  readonly log: ProxyEntry[] = [];
   private server: http.Server;
   port = 0;
 
   constructor(
     private readonly target: number,
-    private readonly hooks: ProxyHooks = {},
+    public hooks: ProxyHooks = {},
   ) {
     let n = 0;
     this.server = http.createServer((req, res) => {
@@ -234,12 +246,17 @@ export class CountingProxy {
             const out = this.hooks.transformBody ? this.hooks.transformBody(req, c, offset) : c;
             offset += c.length;
             entry.received += c.length;
+            this.hooks.onProgress?.(entry, "response-data");
             if (!res.write(out)) {
               upRes.pause();
               res.once("drain", () => upRes.resume());
             }
           });
-          upRes.on("end", () => res.end());
+          upRes.on("end", () => {
+            // the hook first: a registry killed here dies before the client hears the answer
+            this.hooks.onProgress?.(entry, "response-end");
+            res.end();
+          });
           upRes.on("error", () => res.destroy());
           upRes.on("aborted", () => res.destroy());
         },
@@ -251,6 +268,7 @@ export class CountingProxy {
       });
       req.on("data", (c: Buffer) => {
         entry.sent += c.length;
+        this.hooks.onProgress?.(entry, "request-data");
       });
       req.pipe(up);
     });
@@ -270,7 +288,7 @@ export class CountingProxy {
     return this.log.reduce((s, e) => s + e.sent, 0);
   }
 
-  bytesReceived(filter: (e: CountingProxy["log"][number]) => boolean = () => true): number {
+  bytesReceived(filter: (e: ProxyEntry) => boolean = () => true): number {
     return this.log.filter(filter).reduce((s, e) => s + e.received, 0);
   }
 
@@ -287,7 +305,7 @@ export class CountingProxy {
  */
 export async function randomImageArchive(
   dir: string,
-  opts: { name: string; layers: number; layerBytes: number; architecture?: string },
+  opts: { name: string; layers: number; layerBytes: number; architecture?: string; gzip?: boolean },
 ): Promise<string> {
   const blobs = new Map<string, Buffer>();
   const put = (bytes: Buffer) => {
@@ -299,9 +317,11 @@ export async function randomImageArchive(
   const diffIds: string[] = [];
   for (let i = 0; i < opts.layers; i++) {
     const layer = await tarOf({ [`layer${i}.bin`]: randomBytes(opts.layerBytes) });
-    const d = put(layer);
-    layerDescs.push({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: d, size: layer.length });
-    diffIds.push(d);
+    const blob = opts.gzip ? gzipSync(layer) : layer;
+    const d = put(blob);
+    const mediaType = `application/vnd.oci.image.layer.v1.tar${opts.gzip ? "+gzip" : ""}`;
+    layerDescs.push({ mediaType, digest: d, size: blob.length });
+    diffIds.push(`sha256:${createHash("sha256").update(layer).digest("hex")}`);
   }
   const config = Buffer.from(
     JSON.stringify({

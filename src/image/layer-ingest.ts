@@ -102,7 +102,7 @@ export async function ingestLayer(
   if (compression === "gzip" || compression === "zstd") {
     const inflate = compression === "gzip" ? createGunzip() : zstdDecompress(what);
     inflate.pipe(probe);
-    observer = inflate;
+    observer = tolerant(inflate);
     inflated = new Promise((resolve, reject) => {
       probe.on("finish", resolve);
       inflate.on("error", (err) =>
@@ -116,6 +116,9 @@ export async function ingestLayer(
   } else {
     inflated = new Promise((resolve) => probe.on("finish", resolve));
   }
+  // Awaited after the ingest: a blob whose bytes are wrong fails its digest check first (the
+  // real fault), and a bad stream of the right digest fails here. Never left unhandled meanwhile.
+  inflated.catch(() => undefined);
   const measured = await lease.ingest(head.stream, expected, what, [observer]);
   await inflated;
   return {
@@ -125,6 +128,37 @@ export async function ingestLayer(
     diffId: compression === "none" ? measured.digest : probe.diffId,
     layerSize: probe.layerSize,
   };
+}
+
+/**
+ * Forwards to `inner` until it fails, then drops what comes: a decompressor that hits bad data
+ * must not stall the copy that is still hashing the blob (its error is reported by its owner).
+ */
+function tolerant(inner: Writable): Writable {
+  let failed = false;
+  inner.on("error", () => {
+    failed = true;
+  });
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      if (failed || inner.write(chunk)) {
+        cb();
+        return;
+      }
+      const go = () => {
+        inner.off("drain", go);
+        inner.off("error", go);
+        cb();
+      };
+      inner.once("drain", go);
+      inner.once("error", go);
+    },
+    final(cb) {
+      if (!failed) inner.end();
+      cb();
+    },
+  });
 }
 
 /** Reads the first bytes of a stream and gives back a stream that still starts with them. */

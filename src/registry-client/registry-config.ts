@@ -20,6 +20,11 @@ export interface RegistryConfig {
   readonly attempts: number;
   /** First backoff delay in ms; it doubles per attempt. */
   readonly backoffMs: number;
+  /** Layers fetched and blobs sent at once (dockerd's max-concurrent-downloads/-uploads: 3 and 5). */
+  readonly maxConcurrentDownloads: number;
+  readonly maxConcurrentUploads: number;
+  /** Blobs larger than this are uploaded in PATCH chunks of this size (the unit an interrupted upload resumes by). */
+  readonly uploadChunkSize: number;
 }
 
 const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string()).optional() });
@@ -31,6 +36,7 @@ const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string
  *   daemon.json (BERTH_DOCKER_DAEMON_JSON, default /etc/docker/daemon.json)
  * - DOCKER_CONFIG (default ~/.docker)
  * - BERTH_REGISTRY_ATTEMPTS, BERTH_REGISTRY_BACKOFF_MS for the retry policy
+ * - BERTH_MAX_CONCURRENT_DOWNLOADS / _UPLOADS (dockerd's options), BERTH_UPLOAD_CHUNK_SIZE (bytes)
  */
 export function registryConfigFromEnv(env: Readonly<Record<string, string | undefined>>): RegistryConfig {
   const insecure = (env.BERTH_INSECURE_REGISTRIES ?? "")
@@ -52,6 +58,9 @@ export function registryConfigFromEnv(env: Readonly<Record<string, string | unde
     dockerConfigDir: env.DOCKER_CONFIG ?? join(home, ".docker"),
     attempts: positiveInt(env.BERTH_REGISTRY_ATTEMPTS, 5),
     backoffMs: positiveInt(env.BERTH_REGISTRY_BACKOFF_MS, 250),
+    maxConcurrentDownloads: positiveInt(env.BERTH_MAX_CONCURRENT_DOWNLOADS, 3),
+    maxConcurrentUploads: positiveInt(env.BERTH_MAX_CONCURRENT_UPLOADS, 5),
+    uploadChunkSize: positiveInt(env.BERTH_UPLOAD_CHUNK_SIZE, 128 << 20),
   };
 }
 

@@ -29,8 +29,6 @@ export interface PullOptions {
   platform?: string;
   /** Every tag of the repository (the reference must then name no tag). */
   allTags?: boolean;
-  /** Layers downloaded at once (docker's default is 3). */
-  concurrency?: number;
   onProgress?: TransferListener;
   onRetry?: RetryListener;
   /** Told each tag's "latest: Pulling from library/nginx" moment. */
@@ -145,7 +143,7 @@ async function pullOne(
         `manifest ${image.digest} lists ${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`,
       );
     }
-    const sizes = await mapLimit(manifest.layers, opts.concurrency ?? 3, (layer, j) =>
+    const sizes = await mapLimit(manifest.layers, opts.registry.maxConcurrentDownloads, (layer, j) =>
       fetchLayer(client, repo, layer, diffIds[j] as Digest, lease, opts),
     );
     lease.putBytes(configBytes, { digest: manifest.config.digest, size: manifest.config.size }, "image config");

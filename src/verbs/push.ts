@@ -18,12 +18,6 @@ export interface PushOptions {
   registry: RegistryConfig;
   /** Every tag of the repository held in the store. */
   allTags?: boolean;
-  /** Blobs uploaded at once (docker's default is 5). */
-  concurrency?: number;
-  /** Blobs up to this size are sent in one PUT (default 32 MiB), larger ones in chunks. */
-  monolithicMax?: number;
-  /** The PATCH chunk size for large blobs (default 128 MiB). */
-  chunkSize?: number;
   onProgress?: TransferListener;
   onRetry?: RetryListener;
   /** Told each tag as its push starts. */
@@ -88,7 +82,7 @@ async function pushOne(
   const journalDir = join(store.root, "tmp");
   const blobs = [...image.manifest.layers, image.manifest.config];
   for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
-  await mapLimit(blobs, opts.concurrency ?? 5, async (desc) => {
+  await mapLimit(blobs, opts.registry.maxConcurrentUploads, async (desc) => {
     const id = shortId(desc.digest);
     const isLayer = desc !== image.manifest.config;
     const path = store.blobPath(desc.digest);
@@ -103,8 +97,9 @@ async function pushOne(
       open: (start, end) => fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }),
       mountFrom: mountCandidates(store, desc.digest, ref),
       journalDir,
-      monolithicMax: opts.monolithicMax ?? 32 << 20,
-      chunkSize: opts.chunkSize ?? 128 << 20,
+      // one PUT up to the chunk size (at most 32 MiB: a failed PUT starts over), PATCH chunks above
+      monolithicMax: Math.min(32 << 20, opts.registry.uploadChunkSize),
+      chunkSize: opts.registry.uploadChunkSize,
       attempts: opts.registry.attempts,
       backoffMs: opts.registry.backoffMs,
       onResume: (offset) => {

@@ -1,0 +1,225 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
+import {
+  berthAsync,
+  CountingProxy,
+  Distribution,
+  type ProxyEntry,
+  randomImageArchive,
+} from "./registry-client-harness.js";
+
+/**
+ * Faults: the registry killed (-9) in the middle of a push or a pull and started again on
+ * the same storage (the rerun sends only what is missing), a corrupted blob (refused, nothing
+ * stored), 5xx/429 answers (retried, Retry-After honoured) and 4xx answers (not retried).
+ * A counting proxy between berth and Distribution tells what went over the wire.
+ */
+const MiB = 1 << 20;
+let work: string;
+
+before(() => {
+  work = tempDir("rc-faults");
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Quick failure when the registry is gone, so the test need not wait through the default backoff. */
+const FAST = { BERTH_REGISTRY_ATTEMPTS: "2", BERTH_REGISTRY_BACKOFF_MS: "20" };
+
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const isUpload = (e: ProxyEntry) => (e.method === "PATCH" || e.method === "PUT") && e.url.includes("/blobs/uploads/");
+
+async function setup(name: string, layers: number, layerBytes: number, gzip = false) {
+  const dir = join(work, name);
+  const reg = await Distribution.start(join(dir, "registry"));
+  const proxy = await new CountingProxy(reg.port).listen();
+  const image = `${proxy.host}/faults/${name}:1`;
+  const root = join(dir, "root");
+  ok(berth(root, ["load", "-i", await randomImageArchive(dir, { name: image, layers, layerBytes, gzip })]), "load");
+  return { dir, reg, proxy, image, root };
+}
+
+test("registry killed between two chunks of a push: the rerun resumes that upload where it stopped", async (t) => {
+  const { reg, proxy, image, root } = await setup("push-chunk", 3, 8 * MiB);
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  // one blob at a time, 2 MiB chunks: each layer (8 MiB and a tar header) takes 5 PATCHes; kill
+  // the registry as it accepts the 7th (layer 2, half way), before berth hears the answer
+  const env = { ...FAST, BERTH_MAX_CONCURRENT_UPLOADS: "1", BERTH_UPLOAD_CHUNK_SIZE: String(2 * MiB) };
+  let patches = 0;
+  proxy.hooks.onProgress = (e, phase) => {
+    if (phase === "response-end" && e.method === "PATCH" && e.status === 202 && ++patches === 7) void reg.kill();
+  };
+  const first = await berthAsync(root, ["push", image], { env });
+  assert.notEqual(first.code, 0, first.stdout);
+  assert.equal(first.stderr.trimEnd().split("\n").length, 1, first.stderr);
+  assert.match(first.stderr, /^Error: pushing 127\.0\.0\.1:\d+\/faults\/push-chunk:1: .*(refused|reach)/);
+  const sentBefore = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
+  assert.ok(sentBefore >= 12 * MiB, `sent ${sentBefore}: ${JSON.stringify(proxy.log)} ${first.stderr}`);
+
+  proxy.hooks.onProgress = undefined;
+  proxy.log.length = 0;
+  await reg.restart();
+  const rerun = ok(await berthAsync(root, ["push", image], { env }), "rerun");
+  const sentAgain = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
+  // 24 MiB in all; 12 MiB were accepted before the kill: the rerun sends the rest (and the small config)
+  assert.ok(sentAgain <= 12 * MiB + 4096, `rerun sent ${sentAgain} bytes`);
+  assert.ok(sentAgain >= 12 * MiB, `rerun sent ${sentAgain} bytes`);
+  assert.match(rerun, /: Layer already exists$/m);
+  const resumed = proxy.log.find((e) => e.method === "GET" && e.url.includes("/blobs/uploads/"));
+  assert.ok(resumed, "the rerun asked the registry how much of the upload it held");
+
+  const check = ok(await berthAsync(join(reg.dir, "check"), ["pull", image]), "pull back");
+  assert.match(check, /Status: Downloaded newer image/);
+});
+
+test("registry killed in the middle of a push chunk: complete blobs are not sent again", async (t) => {
+  const { reg, proxy, image, root } = await setup("push-mid", 3, 8 * MiB);
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  const env = { ...FAST, BERTH_MAX_CONCURRENT_UPLOADS: "1", BERTH_UPLOAD_CHUNK_SIZE: String(4 * MiB) };
+  // 13 MiB: the first layer (8 MiB) is whole, the second is half way through its second chunk
+  let killed = false;
+  proxy.hooks.onProgress = (e, phase) => {
+    if (killed || phase !== "request-data" || !isUpload(e)) return;
+    if (proxy.log.filter(isUpload).reduce((s, x) => s + x.sent, 0) >= 13 * MiB) {
+      killed = true;
+      void reg.kill();
+    }
+  };
+  const first = await berthAsync(root, ["push", image], { env });
+  assert.notEqual(first.code, 0, first.stdout);
+  proxy.hooks.onProgress = undefined;
+  proxy.log.length = 0;
+  await reg.restart();
+  const rerun = ok(await berthAsync(root, ["push", image], { env }), "rerun");
+  const sentAgain = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
+  // the first layer was whole before the kill; Distribution drops a chunk cut short (it
+  // refuses to resume at an offset other than its own record), so at most two layers go again
+  assert.ok(sentAgain <= 16 * MiB + 4096, `rerun sent ${sentAgain} bytes`);
+  assert.match(rerun, /: Layer already exists$/m);
+  ok(await berthAsync(join(reg.dir, "check"), ["pull", image]), "pull back");
+});
+
+test("registry killed in the middle of a pull: the rerun continues the layer with a Range request", async (t) => {
+  const { dir, reg, proxy, image, root } = await setup("pull", 1, 48 * MiB, true);
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  ok(await berthAsync(root, ["push", image]), "push");
+  const layerSize = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
+  proxy.log.length = 0;
+  const pullRoot = join(dir, "pull-root");
+  const isBlob = (e: ProxyEntry) => e.method === "GET" && /\/blobs\/sha256:/.test(e.url);
+  let killed = false;
+  proxy.hooks.onProgress = (e, phase) => {
+    if (!killed && phase === "response-data" && isBlob(e) && e.received >= 20 * MiB) {
+      killed = true;
+      void reg.kill();
+    }
+  };
+  const first = await berthAsync(pullRoot, ["pull", image], { env: FAST });
+  assert.notEqual(first.code, 0, first.stdout);
+  assert.equal(first.stderr.trimEnd().split("\n").length, 1, first.stderr);
+  const partials = fs.readdirSync(join(pullRoot, "tmp")).filter((n) => n.startsWith("partial-"));
+  assert.equal(partials.length, 1, "the partial download is kept");
+  assert.deepEqual(corruptBlobs(pullRoot), []);
+
+  proxy.hooks.onProgress = undefined;
+  proxy.log.length = 0;
+  await reg.restart();
+  ok(await berthAsync(pullRoot, ["pull", image]), "rerun");
+  const ranged = proxy.log.filter((e) => isBlob(e) && e.received > 1000);
+  assert.equal(ranged.length, 1);
+  assert.match(ranged[0]?.range ?? "", /^bytes=\d+-$/);
+  const again = proxy.bytesReceived(isBlob);
+  assert.ok(again <= layerSize - 16 * MiB, `rerun downloaded ${again} of ${layerSize} bytes`);
+  assert.deepEqual(corruptBlobs(pullRoot), []);
+  assert.deepEqual(
+    fs.readdirSync(join(pullRoot, "tmp")).filter((n) => n.startsWith("partial-")),
+    [],
+  );
+  const pushedId = JSON.parse(ok(berth(root, ["inspect", "--format", "{{json .Id}}", image]), "inspect")) as string;
+  const pulledId = JSON.parse(ok(berth(pullRoot, ["inspect", "--format", "{{json .Id}}", image]), "inspect")) as string;
+  assert.equal(pulledId, pushedId);
+});
+
+for (const gzip of [false, true]) {
+  test(`a corrupted ${gzip ? "gzip'd" : "plain"} layer from the registry is refused and nothing is stored`, async (t) => {
+    const { dir, reg, proxy, image, root } = await setup(`corrupt-${gzip ? "gz" : "tar"}`, 2, 256 * 1024, gzip);
+    t.after(async () => {
+      await proxy.close();
+      await reg.stop();
+    });
+    ok(await berthAsync(root, ["push", image]), "push");
+    const pullRoot = join(dir, "pull-root");
+    // the store already holds something: it must be exactly as it was afterwards
+    ok(
+      berth(pullRoot, ["load", "-i", await randomImageArchive(dir, { name: "other:1", layers: 1, layerBytes: 1000 })]),
+      "load",
+    );
+    const before = snapshotStore(pullRoot);
+    proxy.hooks.transformBody = (req, chunk, offset) => {
+      if (!/\/blobs\/sha256:/.test(req.url ?? "") || offset > 5000 || offset + chunk.length <= 5000) return chunk;
+      const out = Buffer.from(chunk);
+      out[5000 - offset] = (out[5000 - offset] as number) ^ 0x01;
+      return out;
+    };
+    const r = await berthAsync(pullRoot, ["pull", image]);
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0] ?? "",
+      new RegExp(`^Error: pulling ${image.replace(/[.]/g, "\\.")}: .*(DIGEST_MISMATCH|digest|gzip)`),
+    );
+    assert.equal(snapshotStore(pullRoot), before);
+    assert.deepEqual(
+      fs.readdirSync(join(pullRoot, "tmp")).filter((n) => n.includes("partial")),
+      [],
+    );
+  });
+}
+
+test("5xx and 429 are retried (Retry-After honoured); a 404 is not", async (t) => {
+  const { dir, reg, proxy, image, root } = await setup("retry", 1, 1000);
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  ok(await berthAsync(root, ["push", image]), "push");
+  proxy.log.length = 0;
+  let failing = 2;
+  proxy.hooks.onRequest = (req, res) => {
+    if (failing > 0 && req.method === "GET" && req.url?.includes("/manifests/")) {
+      failing--;
+      proxy.log.push({ method: "GET", url: req.url, status: failing ? 503 : 429, sent: 0, received: 0 });
+      res.writeHead(failing ? 503 : 429, { "retry-after": "1" });
+      res.end();
+      return true;
+    }
+    return false;
+  };
+  const started = Date.now();
+  ok(await berthAsync(join(dir, "pull-root"), ["pull", image]), "pull through 503 and 429");
+  assert.ok(Date.now() - started >= 2000, "waited as Retry-After asked");
+  assert.equal(proxy.log.filter((e) => e.method === "GET" && e.url.includes("/manifests/")).length, 3);
+
+  proxy.hooks.onRequest = undefined;
+  proxy.log.length = 0;
+  const missing = await berthAsync(join(dir, "pull-root"), ["pull", `${proxy.host}/faults/retry:nope`]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /MANIFEST_UNKNOWN/);
+  assert.equal(proxy.log.filter((e) => e.url.includes("/manifests/")).length, 1, "a 404 is asked once");
+});
