@@ -4,8 +4,12 @@ import type { Readable } from "node:stream";
 import { type Digest, type DigestAlgorithm, digestAlgorithm, digestHex, isDigest } from "../oci/digest.js";
 import type { BlobStorage } from "./blob-storage.js";
 
-/** 1 MiB reads: sha256 and socket writes run ~2x faster than with node's 64 KiB default (deps.md). */
-const READ_CHUNK = 1 << 20;
+/**
+ * Large reads: sha256 and socket writes run ~2x faster than with node's 64 KiB default
+ * (deps.md); 512 KiB served a 100 MB blob fastest here (0.87-1.21 GB/s for 256 KiB-2 MiB, noisy).
+ */
+const READ_CHUNK = 512 * 1024;
+const WRITE_BATCH = 1 << 20;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 
 /**
@@ -86,30 +90,35 @@ export class FsBlobStorage implements BlobStorage {
   ): Promise<number> {
     const handle = await fs.promises.open(this.uploadPath(id), "r+");
     let position = offset;
+    // One write in flight while the next batch arrives from the socket: reading and writing
+    // overlap instead of taking turns. The socket's 64 KiB pieces are gathered into 1 MiB writes.
+    let inFlight: Promise<void> = Promise.resolve();
+    const writeAt = async (buf: Buffer, at: number) => {
+      for (let done = 0; done < buf.length; ) {
+        done += (await handle.write(buf, done, buf.length - done, at + done)).bytesWritten;
+      }
+    };
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const dispatch = async () => {
+      const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await inFlight;
+      inFlight = writeAt(buf, position);
+      position += buf.length;
+    };
     try {
-      // Coalesce the socket's 64 KiB pieces into larger writes: fewer syscalls and thread-pool hops.
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      const flush = async () => {
-        if (pendingBytes === 0) return;
-        const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        let done = 0;
-        while (done < buf.length) {
-          const { bytesWritten } = await handle.write(buf, done, buf.length - done, position);
-          done += bytesWritten;
-          position += bytesWritten;
-        }
-      };
       for await (const chunk of source) {
         observe(chunk);
         pending.push(chunk);
         pendingBytes += chunk.length;
-        if (pendingBytes >= READ_CHUNK) await flush();
+        if (pendingBytes >= WRITE_BATCH) await dispatch();
       }
-      await flush();
+      if (pendingBytes > 0) await dispatch();
+      await inFlight;
     } finally {
+      await inFlight.catch(() => {});
       await handle.close();
     }
     return position - offset;

@@ -31,19 +31,21 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Reads a small body (a manifest) into memory, refusing more than `limit` bytes with 413
- * before reading it when the length is declared, and as soon as it runs past otherwise.
+ * Reads a small body (a manifest) into memory, refusing more than `limit` bytes with 413. A
+ * body up to 4x the limit is read to its end and dropped first, so the client, still sending,
+ * gets the answer rather than a reset connection; a larger one is refused at once.
  */
 export async function readBody(req: IncomingMessage, limit: number, tooLarge: () => RegistryError): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) throw tooLarge();
+  if (declared > 4 * limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk as Buffer);
+    if (size > 4 * limit) throw tooLarge();
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
+  if (size > limit) throw tooLarge();
   return Buffer.concat(chunks, size);
 }
 
