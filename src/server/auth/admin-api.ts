@@ -59,7 +59,12 @@ async function json<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
 /** Answers one admin request whose caller is a registry admin. */
 export async function handleAdminRequest(admin: TenancyAdmin, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? "/", "http://localhost");
-  const parts = url.pathname.slice(ADMIN_PREFIX.length).split("/").map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = url.pathname.slice(ADMIN_PREFIX.length).split("/").map(decodeURIComponent);
+  } catch {
+    return sendError(res, 400, "USAGE", `malformed percent-encoding in ${url.pathname.slice(0, 200)}`);
+  }
   const route = `${req.method} ${parts[0] ?? ""}`;
   const n = parts.length;
   try {

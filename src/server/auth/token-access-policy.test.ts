@@ -328,6 +328,8 @@ test("admin API: admins only; bad input refused with one line and nothing change
   const aliceJwt = await token(["registry:admin:*"], basic("alice", "alice-pass-1"));
   assert.deepEqual(claims(aliceJwt).access, []);
   assert.equal((await call("GET", "users", undefined, `Bearer ${aliceJwt}`)).status, 403);
+  assert.equal((await call("GET", "users/%E0%A4%A/tokens")).status, 400);
+  assert.equal((await call("GET", "nothing-here")).status, 404);
   assert.equal((await call("DELETE", "users/dave")).status, 204);
   assert.equal(await policy.store.user("dave"), undefined);
 });
