@@ -328,6 +328,32 @@ test("admin API: admins only; bad input refused with one line and nothing change
   const aliceJwt = await token(["registry:admin:*"], basic("alice", "alice-pass-1"));
   assert.deepEqual(claims(aliceJwt).access, []);
   assert.equal((await call("GET", "users", undefined, `Bearer ${aliceJwt}`)).status, 403);
+  // the rest of the routes, each once
+  assert.equal((await call("POST", "orgs", { name: "initech" })).status, 201);
+  assert.equal((await call("POST", "orgs", { name: "initech" })).status, 409);
+  assert.equal((await call("PUT", "orgs/initech/members/dave", { role: "admin" })).status, 204);
+  assert.deepEqual(await (await call("GET", "orgs/initech/members")).json(), [{ user: "dave", role: "admin" }]);
+  assert.equal((await call("DELETE", "orgs/initech/members/dave")).status, 204);
+  assert.equal((await call("DELETE", "orgs/initech/members/dave")).status, 404);
+  assert.equal((await call("PUT", "namespaces/initech/visibility", { visibility: "public" })).status, 204);
+  assert.equal((await policy.store.namespace("initech"))?.defaultVisibility, "public");
+  assert.equal((await call("PUT", "namespaces/ghost/visibility", { visibility: "public" })).status, 404);
+  assert.equal((await call("PUT", "users/dave/password", { password: "dave-pass-2" })).status, 204);
+  assert.equal((await policy.authenticate(basic("dave", "dave-pass-2"))).ok, true);
+  assert.equal((await call("PUT", "users/dave/password", { password: "short" })).status, 400);
+  const listed = (await (await call("GET", "users/dave/tokens")).json()) as { id: string; kind: string }[];
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]?.kind, "robot");
+  assert.ok(!JSON.stringify(listed).includes(created.token.slice(-43)));
+  assert.equal((await call("DELETE", `tokens/${listed[0]?.id}`)).status, 204);
+  assert.equal((await policy.authenticate(basic("dave", created.token))).ok, false);
+  assert.equal((await call("POST", "users", { name: "eve", extra: 1 })).status, 400);
+  const notJson = await fetch(`${base}/admin/v1/users`, {
+    method: "POST",
+    headers: { authorization: basic("admin", ADMIN_PASSWORD) },
+    body: "{",
+  });
+  assert.equal(notJson.status, 400);
   assert.equal((await call("GET", "users/%E0%A4%A/tokens")).status, 400);
   assert.equal((await call("GET", "nothing-here")).status, 404);
   assert.equal((await call("DELETE", "users/dave")).status, 204);
