@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -9,7 +10,6 @@ import type { BlobStorage } from "./blob-storage.js";
  * (deps.md); 512 KiB served a 100 MB blob fastest here (0.87-1.21 GB/s for 256 KiB-2 MiB, noisy).
  */
 const READ_CHUNK = 512 * 1024;
-const WRITE_BATCH = 1 << 20;
 const ALGORITHMS: readonly DigestAlgorithm[] = ["sha256", "sha512"];
 
 /**
@@ -88,40 +88,35 @@ export class FsBlobStorage implements BlobStorage {
     source: AsyncIterable<Buffer>,
     observe: (chunk: Buffer) => void,
   ): Promise<number> {
-    const handle = await fs.promises.open(this.uploadPath(id), "r+");
-    let position = offset;
-    // One write in flight while the next batch arrives from the socket: reading and writing
-    // overlap instead of taking turns. The socket's 64 KiB pieces are gathered into 1 MiB writes.
-    let inFlight: Promise<void> = Promise.resolve();
-    const writeAt = async (buf: Buffer, at: number) => {
-      for (let done = 0; done < buf.length; ) {
-        done += (await handle.write(buf, done, buf.length - done, at + done)).bytesWritten;
-      }
-    };
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const dispatch = async () => {
-      const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      await inFlight;
-      inFlight = writeAt(buf, position);
-      position += buf.length;
-    };
+    // A write stream with a deep buffer: the disk writes (writev of whatever has gathered) run
+    // on the thread pool while the next bytes arrive from the socket. Measured against positional
+    // writes of 1 MiB batches, this took a 300 MB upload from ~110 to ~250 MB/s here.
+    const out = fs.createWriteStream(this.uploadPath(id), { flags: "r+", start: offset, highWaterMark: 4 << 20 });
+    let failed: Error | undefined;
+    out.on("error", (err) => {
+      failed = err;
+    });
+    let written = 0;
     try {
       for await (const chunk of source) {
+        if (failed) throw failed;
         observe(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH) await dispatch();
+        written += chunk.length;
+        if (!out.write(chunk)) await once(out, "drain");
       }
-      if (pendingBytes > 0) await dispatch();
-      await inFlight;
-    } finally {
-      await inFlight.catch(() => {});
-      await handle.close();
+      await new Promise<void>((resolve, reject) => {
+        out.end(() => (failed ? reject(failed) : resolve()));
+      });
+    } catch (err) {
+      // keep what reached the file (a streamed upload resumes from it); the caller decides
+      await new Promise<void>((resolve) => {
+        if (out.closed) resolve();
+        else out.end(() => resolve());
+      });
+      throw err;
     }
-    return position - offset;
+    if (failed) throw failed;
+    return written;
   }
 
   async truncateUpload(id: string, size: number): Promise<void> {

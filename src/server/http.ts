@@ -67,10 +67,6 @@ export async function* exactly(body: AsyncIterable<unknown>, expected: number): 
   }
 }
 
-export async function* buffers(body: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
-  for await (const chunk of body) yield chunk as Buffer;
-}
-
 /** `/v2/<name>/tags/list?n=…&last=…`-style pagination parameters. */
 export function pageParams(query: URLSearchParams, max: number): { n: number | undefined; last: string | undefined } {
   const nText = query.get("n");

@@ -1,6 +1,6 @@
 import type { DigestAlgorithm } from "../oci/digest.js";
 import { authorize, type Call, created } from "./call.js";
-import { buffers, exactly, hasBody, send } from "./http.js";
+import { exactly, hasBody, send } from "./http.js";
 import type { UploadSession } from "./metadata.js";
 import { checkName, requestDigest } from "./names.js";
 import { parseContentRange, uploadRange } from "./range.js";
@@ -42,7 +42,7 @@ export async function startUpload(call: Call, name: string): Promise<void> {
     if (hasBody(call.req) || digest === EMPTY_SHA256) {
       const session = await registry.uploads.start(name, algorithm);
       try {
-        const size = await registry.uploads.append(session, 0, buffers(call.req), true);
+        const size = await registry.uploads.append(session, 0, call.req as AsyncIterable<Buffer>, true);
         const r = await registry.uploads.finish(session, size, digest);
         await created(call, name, r.repositoryCreated);
       } catch (err) {
@@ -106,7 +106,8 @@ export async function cancelUpload(call: Call, name: string, id: string): Promis
  */
 async function appendBody(call: Call, name: string, session: UploadSession, size: number): Promise<number> {
   const header = call.req.headers["content-range"];
-  if (header === undefined) return call.registry.uploads.append(session, size, buffers(call.req), false);
+  if (header === undefined)
+    return call.registry.uploads.append(session, size, call.req as AsyncIterable<Buffer>, false);
   const range = parseContentRange(header);
   if (!range) throw new RegistryError("BLOB_UPLOAD_INVALID", `malformed Content-Range "${header.slice(0, 100)}"`);
   if (range.start !== size) {
