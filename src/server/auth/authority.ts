@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { RepositoryAction } from "../access.js";
-import { type AccessFacts, intersect, namespaceOf, permittedActions, REPOSITORY_ACTIONS } from "./permissions.js";
+import { type AccessFacts, limitToScope, namespaceOf, permittedActions } from "./permissions.js";
 import { hashSecret, parseToken, verifySecret } from "./secrets.js";
 import type { CredentialScope, TenancyStore } from "./tenancy-store.js";
 
@@ -179,10 +179,7 @@ export class Authority {
     const all = permittedActions(facts);
     if (identity?.scopes === undefined) return { actions: all, anyone };
     const scoped = identity.scopes.filter((s) => s.repository === repository).flatMap((s) => s.actions);
-    const actions = new Set(intersect(REPOSITORY_ACTIONS, all).filter((a) => scoped.includes(a)));
-    // what anyone may do (pull a public repository) needs no scope: a robot never has less than no one
-    for (const a of anyone) actions.add(a);
-    return { actions, anyone };
+    return { actions: limitToScope(all, scoped, anyone), anyone };
   }
 
   async isAdmin(user: string): Promise<boolean> {

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RepositoryAction } from "../access.js";
-import { type AccessFacts, namespaceOf, permittedActions, type Role, type Visibility } from "./permissions.js";
+import {
+  type AccessFacts,
+  limitToScope,
+  namespaceOf,
+  permittedActions,
+  type Role,
+  type Visibility,
+} from "./permissions.js";
 
 type Who = "anonymous" | "owner" | "other" | "admin" | `member:${Role}`;
 type Ns = "user" | "org" | "none";
@@ -62,6 +69,30 @@ for (const [who, ns, visibility, expected] of TABLE) {
     const order: RepositoryAction[] = ["pull", "push", "delete"];
     got.sort((a, b) => order.indexOf(a) - order.indexOf(b));
     assert.equal(got.join(","), expected);
+  });
+}
+
+// a scoped caller (robot or bearer token): the user's rights × the token's scope × visibility
+const SCOPED: [Who, Visibility, string, string][] = [
+  ["owner", "private", "pull", "pull"],
+  ["owner", "private", "pull,push,delete", "pull,push,delete"],
+  ["owner", "private", "", ""],
+  ["owner", "public", "", "pull"], // anyone pulls a public repository, scope or not
+  ["member:read", "private", "pull,push", "pull"], // never beyond the user's rights
+  ["member:write", "private", "push", "push"],
+  ["member:write", "public", "push", "pull,push"],
+  ["other", "private", "pull", ""],
+  ["anonymous", "public", "pull,push", "pull"],
+];
+
+for (const [who, visibility, scope, expected] of SCOPED) {
+  test(`${who} on a ${visibility} repository with a token scoped to [${scope}]: ${expected || "nothing"}`, () => {
+    const ns: Ns = who.startsWith("member:") ? "org" : "user";
+    const f = facts(who, ns, visibility);
+    const anyone = permittedActions({ ...f, user: undefined, role: undefined });
+    const got = limitToScope(permittedActions(f), scope.split(",").filter(Boolean), anyone);
+    const order: RepositoryAction[] = ["pull", "push", "delete"];
+    assert.equal([...got].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(","), expected);
   });
 }
 

@@ -48,6 +48,22 @@ export function permittedActions(facts: AccessFacts): Set<RepositoryAction> {
   return out;
 }
 
+/**
+ * What a caller limited to some scopes (a robot token, a bearer token) may do: its own
+ * rights within the scopes, plus what anyone may do anyway (pulling a public repository needs
+ * no scope: a token never has less than no token).
+ */
+export function limitToScope(
+  permitted: ReadonlySet<RepositoryAction>,
+  scoped: Iterable<string>,
+  anyone: ReadonlySet<RepositoryAction>,
+): Set<RepositoryAction> {
+  const inScope = new Set(scoped);
+  const out = new Set(REPOSITORY_ACTIONS.filter((a) => permitted.has(a) && inScope.has(a)));
+  for (const a of anyone) out.add(a);
+  return out;
+}
+
 /** The namespace of a repository name: its first path component ("" for a one-component name). */
 export function namespaceOf(repository: string): string {
   const slash = repository.indexOf("/");

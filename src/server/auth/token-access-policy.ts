@@ -5,7 +5,7 @@ import { ADMIN_PREFIX, handleAdminRequest } from "./admin-api.js";
 import { Authority, type Identity } from "./authority.js";
 import { parseBasic, parseBearer, sendError } from "./http.js";
 import { type AccessEntry, type TokenClaims, TokenSigner } from "./jwt.js";
-import { intersect } from "./permissions.js";
+import { intersect, limitToScope } from "./permissions.js";
 import { SqliteTenancyStore } from "./sqlite-tenancy-store.js";
 import { TenancyAdmin } from "./tenancy-admin.js";
 import type { TenancyStore } from "./tenancy-store.js";
@@ -136,13 +136,10 @@ export class TokenAccessPolicy implements AccessPolicy {
 
   async allowed(p: Principal, name: string, actions: readonly RepositoryAction[]): Promise<Set<RepositoryAction>> {
     const decided = await this.authority.decide(this.identityFor(p), name);
-    let permitted = decided.actions;
-    if (p.kind === "token") {
-      const scoped = granted(p.access, "repository", name);
-      permitted = new Set([...permitted].filter((a) => scoped.has(a)));
-      // what anyone may do (pull a public repository) needs no scope: a token never has less than no token
-      for (const a of decided.anyone) permitted.add(a);
-    }
+    const permitted =
+      p.kind === "token"
+        ? limitToScope(decided.actions, granted(p.access, "repository", name), decided.anyone)
+        : decided.actions;
     return new Set(intersect(actions, permitted));
   }
 
