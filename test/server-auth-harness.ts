@@ -30,8 +30,13 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts the server and waits until `/v2/` answers. */
-export async function serve(root: string, env: Record<string, string> = {}, args: string[] = []): Promise<Served> {
-  const port = await freePort();
+export async function serve(
+  root: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+  port?: number,
+): Promise<Served> {
+  port ??= await freePort();
   const host = `127.0.0.1:${port}`;
   const proc = spawn(process.execPath, [BERTH, "serve", "--addr", host, "--root", root, "--auth", "token", ...args], {
     stdio: ["ignore", "pipe", "pipe"],

@@ -414,3 +414,24 @@ test("passwords and tokens are never stored in clear", () => {
   assert.ok(bytes.includes("$argon2id$"));
   for (const f of [...files, "auth-key.pem"]) assert.equal(fs.statSync(join(s.root, f)).mode & 0o077, 0, f);
 });
+
+test("a restart keeps the signing key and the accounts: issued tokens and logins still work", async () => {
+  const token = await bearer(s, ["repository:alice/priv:pull"], as("alice"));
+  const key = fs.readFileSync(join(s.root, "auth-key.pem"));
+  const port = Number(s.host.split(":")[1]);
+  await s.stop();
+  s = await serve(s.root, { BERTH_ADMIN_PASSWORD: "another-password" }, [], port);
+  assert.deepEqual(fs.readFileSync(join(s.root, "auth-key.pem")), key);
+  assert.equal((await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, token)).status, 200);
+  assert.equal((await call({ method: "GET", path: "/v2/alice/priv/manifests/v1" }, as("alice"))).status, 200);
+  // BERTH_ADMIN_PASSWORD only ever makes the first admin
+  assert.doesNotMatch(s.log(), /created the first admin/);
+  assert.equal(
+    (await fetch(`${s.base}/v2/`, { headers: { authorization: basic("admin", "another-password") } })).status,
+    401,
+  );
+  assert.equal(
+    (await fetch(`${s.base}/v2/`, { headers: { authorization: basic("admin", ADMIN_PASSWORD) } })).status,
+    200,
+  );
+});
