@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import type { Readable } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { z } from "zod";
 import { type Digest, sha256 } from "../oci/digest.js";
 import type { Scope } from "../oci/distribution.js";
@@ -85,10 +87,13 @@ export class RegistryClient {
     const mayUseHttp = isLoopback(this.host) || isNamedInsecure(this.host, this.config.insecure);
     let res: HttpResponse;
     let base = new URL(`https://${this.host}/v2/`);
+    // A server that does not speak TLS is found by a bare handshake: cheaper than the first
+    // verifying request, whose trust store (~200 CAs) takes a fifth of a second to build.
+    if (mayUseHttp && !(await speaksTls(base))) base = new URL(`http://${this.host}/v2/`);
     try {
       res = await this.transport.send({ method: "GET", url: base, idempotent: true });
     } catch (err) {
-      if (!mayUseHttp || !(isTlsProtocolError(err) || isTransientNetworkError(err))) {
+      if (base.protocol === "http:" || !mayUseHttp || !(isTlsProtocolError(err) || isTransientNetworkError(err))) {
         throw tlsOrNetwork(this.host, err);
       }
       base = new URL(`http://${this.host}/v2/`);
@@ -272,6 +277,27 @@ export class RegistryClient {
     }
     return tags;
   }
+}
+
+/** Whether the server answers a TLS handshake (any certificate: this only picks the scheme). */
+function speaksTls(url: URL): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port || 443),
+      rejectUnauthorized: false,
+      ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+    });
+    const done = (yes: boolean) => {
+      socket.destroy();
+      resolve(yes);
+    };
+    socket.setTimeout(5000, () => done(true)); // silence is no proof of plain HTTP: let the real request decide
+    socket.once("secureConnect", () => done(true));
+    socket.once("error", (err) =>
+      done(!isTlsProtocolError(err) && (err as NodeJS.ErrnoException).code !== "ECONNRESET"),
+    );
+  });
 }
 
 function tlsOrNetwork(host: string, err: unknown): BerthError {
