@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -8,7 +9,7 @@ import { type ContainerRecord, getContainer, updateContainer } from "./container
 import { findRuntimes, hostFacts, type Runtime } from "./oci-runtime.js";
 import { isAlive } from "./process-identity.js";
 import { containerDirOf, openRootfs, releaseRootfs } from "./rootfs.js";
-import { defaultStateRoot } from "./run.js";
+import { defaultStateRoot, exitStatusFile } from "./run.js";
 
 /**
  * What a container is doing, with no daemon to ask. The row says "running" while its holder
@@ -61,15 +62,32 @@ export function refreshContainer(store: LocalStore, c: ContainerRecord): Contain
   releaseRootfs(openRootfs(containerDirOf(store, c.id), c.spec.driver));
   const now = getContainer(store, c.id);
   if (now?.state !== "running" || now.spec.holder?.start !== c.spec.holder?.start) return now ?? c;
+  // the shell between the holder and the runtime may have outlived the holder and kept the code
+  const kept = keptExitStatus(containerDirOf(store, c.id), now.spec.startedMs ?? now.createdMs);
   const spec = {
     ...now.spec,
-    exitCode: LOST_EXIT_CODE,
-    finishedMs: Date.now(),
+    exitCode: kept?.code ?? LOST_EXIT_CODE,
+    finishedMs: kept?.atMs ?? Date.now(),
     pid: undefined,
-    error: "berth's process that held this container ended before it did (killed?): its exit code is unknown",
+    error: kept
+      ? undefined
+      : "berth's process that held this container ended before it did (killed?): its exit code is unknown",
   };
   updateContainer(store, c.id, { state: "exited", spec });
   return { ...now, state: "exited", spec };
+}
+
+/** The exit status file of this run (not an older one), with when it was written. */
+function keptExitStatus(dir: string, sinceMs: number): { code: number; atMs: number } | null {
+  try {
+    const file = exitStatusFile(dir);
+    const st = fs.statSync(file);
+    const text = fs.readFileSync(file, "utf8").trim();
+    if (st.mtimeMs + 1000 < sinceMs || !/^\d+$/.test(text)) return null;
+    return { code: Number(text), atMs: st.mtimeMs };
+  } catch {
+    return null;
+  }
 }
 
 /** docker's signal names: "KILL", "SIGKILL" or "9"; an unknown one is docker's error. */

@@ -147,6 +147,11 @@ export interface RunBundleOptions {
   stderr?: Writable | "inherit" | null;
   /** Called with the container's pid (on the host) when it is running. */
   onStart?: (pid: number, runtime: RuntimeName) => void;
+  /**
+   * Where a small shell between this process and the runtime writes the exit status, so it
+   * is known even when this process is killed first (a detached container's supervisor).
+   */
+  exitFile?: string;
 }
 
 export interface BundleResult {
@@ -186,7 +191,12 @@ async function runOnce(
   const log = rt.name === "crun" ? [`--log=file:${logFile}`] : ["--log", logFile];
   const args = ["--root", state, ...log, "run", "--bundle", opts.bundle, "--pid-file", pidFile, opts.id];
   const stdio = [mode(opts.stdin), mode(opts.stdout), mode(opts.stderr)] as const;
-  const child = spawn(rt.path, args, { stdio: [...stdio] });
+  const child = opts.exitFile
+    ? spawn("/bin/sh", ["-c", RECORD_EXIT, "sh", rt.path, ...args], {
+        stdio: [...stdio],
+        env: { ...process.env, BERTH_EXIT_FILE: opts.exitFile },
+      })
+    : spawn(rt.path, args, { stdio: [...stdio] });
   if (opts.stdin && opts.stdin !== "inherit" && child.stdin) {
     opts.stdin.pipe(child.stdin);
     child.stdin.on("error", () => undefined); // the container may exit without reading it all
@@ -233,6 +243,10 @@ async function runOnce(
   const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
   return { started: true, exitCode };
 }
+
+/** Runs the runtime, then writes its exit status to $BERTH_EXIT_FILE (atomically) and exits with it. */
+const RECORD_EXIT =
+  '"$@"; code=$?; echo "$code" > "$BERTH_EXIT_FILE.tmp" && mv -f "$BERTH_EXIT_FILE.tmp" "$BERTH_EXIT_FILE"; exit "$code"';
 
 function mode(s: StdioSpec | undefined): "pipe" | "inherit" | "ignore" {
   return s === "inherit" ? "inherit" : s ? "pipe" : "ignore";

@@ -21,7 +21,7 @@ import {
 import { JsonLogWriter, type LogStream, logPathOf } from "./json-log.js";
 import { findRuntimes, type HostFacts, hostFacts, hostLimits, type RuntimeName, runBundle } from "./oci-runtime.js";
 import { type BindMount, buildOciSpec, DEFAULT_PATH, type Limit } from "./oci-spec.js";
-import { identify } from "./process-identity.js";
+import { identify, isAlive } from "./process-identity.js";
 import {
   containerDirOf,
   defaultStorageDriver,
@@ -90,6 +90,8 @@ export interface RunOptions {
   detach?: boolean;
   /** Also write stdout and stderr to the container's json-file log, for `logs` (not with a tty). */
   log?: boolean;
+  /** Record the exit status in the container's directory even if berth is killed first (see exitStatusFile). */
+  keepExitStatus?: boolean;
 }
 
 export interface RunResult {
@@ -201,6 +203,8 @@ async function create(
     spec.config = dockerContainerConfig(imageConfig, opts, hostname, image);
     fs.writeFileSync(join(containerDir, "config.json"), `${JSON.stringify(oci, null, 2)}\n`);
     ensureWorkdir(rootfs.path, oci.process.cwd);
+    // created: nobody holds it until a start claims it (a run keeps holding it)
+    if (!keepMounted) spec.holder = undefined;
     updateContainer(store, id, { spec });
     if (!keepMounted) releaseRootfs(rootfs);
     return { result: { id, name, driver, notes: search.skipped }, rootfs };
@@ -212,7 +216,8 @@ async function create(
   }
 }
 
-export interface LaunchOptions extends Pick<RunOptions, "stdin" | "stdout" | "stderr" | "host" | "log"> {
+export interface LaunchOptions
+  extends Pick<RunOptions, "stdin" | "stdout" | "stderr" | "host" | "log" | "keepExitStatus"> {
   /** The file system when the caller has it mounted already (run: create, then launch). */
   mounted?: Rootfs;
   /** Called once the container's process runs. */
@@ -245,7 +250,7 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
   );
   let rootfs = opts.mounted;
   const result: LaunchResult = { exitCode: 125 };
-  Object.assign(spec, holderNow(), { exitCode: undefined, error: undefined, pid: undefined });
+  claimContainer(store, id, spec);
   let log = opts.log ? new JsonLogWriter(logPathOf(containerDir, id)) : undefined;
   const logged = (name: LogStream, out: RunOptions["stdout"]): RunOptions["stdout"] =>
     log && out !== "inherit" ? log.stream(name, out ?? undefined) : out;
@@ -276,9 +281,12 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
       updateContainer(store, id, { state: record.state === "running" ? "exited" : record.state, spec });
       return result;
     }
+    const exitFile = exitStatusFile(containerDir);
+    fs.rmSync(exitFile, { force: true });
     const run = await runBundle({
       bundle: containerDir,
       id,
+      ...(opts.keepExitStatus ? { exitFile } : {}),
       runtimes: search.candidates,
       stateRoot: spec.stateRoot ?? defaultStateRoot(),
       stdin: opts.stdin ?? null,
@@ -314,6 +322,11 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
   }
 }
 
+/** Where the runtime's exit status is written by a shell that outlives a killed holder. */
+export function exitStatusFile(containerDir: string): string {
+  return join(containerDir, "exit-status");
+}
+
 /** The part of config.json a launch reads back (the file is berth's own, still checked). */
 const ociProcessSchema = z.object({
   process: z.object({
@@ -323,6 +336,28 @@ const ociProcessSchema = z.object({
     user: z.object({ uid: z.number(), gid: z.number(), additionalGids: z.array(z.number()).optional() }),
   }),
 });
+
+/**
+ * Makes this process the container's holder, in one transaction: two `start`s of one
+ * container must not both mount and run it. Another live holder (a run, a supervisor, a
+ * create still writing the bundle) is docker's conflict.
+ */
+function claimContainer(store: LocalStore, id: string, spec: ContainerSpec): void {
+  const me = holderNow();
+  store.update(() => {
+    const now = getContainer(store, id);
+    if (!now) throw new BerthError("NOT_FOUND", `No such container: ${id}`);
+    const other = now.spec.holder;
+    if (other && isAlive(other) && other.pid !== process.pid) {
+      throw new BerthError(
+        "CONFLICT",
+        `container ${now.name} is ${now.state === "running" ? "already running" : "being created or started"} (berth process ${other.pid})`,
+      );
+    }
+    Object.assign(spec, me, { exitCode: undefined, error: undefined, pid: undefined });
+    updateContainer(store, id, { spec });
+  });
+}
 
 function holderNow(): { holder?: ProcessIdentity } {
   const me = identify();

@@ -45,18 +45,21 @@ export async function startDetached(store: LocalStore, id: string, opts: DetachO
   const [command, ...prefix] = opts.berth;
   if (!command) throw new BerthError("USAGE", "startDetached needs the command that runs berth");
   const args = [...prefix, "--root", resolve(store.root), "__supervise", id, ...(opts.autoRemove ? ["--rm"] : [])];
-  const child = spawn(command, args, { detached: true, stdio: ["ignore", "pipe", errFd] });
+  // The report comes on fd 3, not stdout: once this process is gone (even killed) a late
+  // write there fails quietly in the supervisor instead of ending it.
+  const child = spawn(command, args, { detached: true, stdio: ["ignore", "ignore", errFd, "pipe"] });
   fs.closeSync(errFd);
+  const channel = child.stdio[3] as NodeJS.ReadableStream | null;
   let text = "";
   const line = await new Promise<string>((done) => {
-    child.stdout?.on("data", (d: Buffer) => {
+    channel?.on("data", (d: Buffer) => {
       text += d.toString();
       if (text.includes("\n")) done(text.slice(0, text.indexOf("\n")));
     });
     child.on("close", () => done(text));
     child.on("error", (err) => done(JSON.stringify({ started: false, exitCode: 125, message: err.message })));
   });
-  child.stdout?.destroy();
+  (channel as unknown as { destroy?: () => void } | null)?.destroy?.();
   child.unref();
   try {
     return reportSchema.parse(JSON.parse(line));
@@ -82,6 +85,7 @@ export async function superviseContainer(
     const result = await launchContainer(store, id, {
       stdin: null,
       log: true,
+      keepExitStatus: true,
       onStart: (pid) => {
         reported = true;
         report({ started: true, pid });
@@ -96,5 +100,15 @@ export async function superviseContainer(
       removeContainerFiles(dir);
       deleteContainer(store, id);
     }
+  }
+}
+
+/** The supervisor's side of the report channel (fd 3); a reader that went away is no error. */
+export function reportOnFd3(r: SupervisorReport): void {
+  try {
+    fs.writeSync(3, `${JSON.stringify(r)}\n`);
+    fs.closeSync(3);
+  } catch {
+    // the starting berth was killed: the container runs on regardless
   }
 }

@@ -4,6 +4,7 @@ import { type ContainerRecord, getContainer } from "../runtime/containers.js";
 import { type LogEntry, logPathOf, readLog } from "../runtime/json-log.js";
 import { findContainer } from "../runtime/remove.js";
 import { containerDirOf } from "../runtime/rootfs.js";
+import { type LaunchOptions, type LaunchResult, launchContainer } from "../runtime/run.js";
 import { type DetachOptions, type SupervisorReport, startDetached } from "../runtime/supervisor.js";
 import type { LocalStore } from "../store/local-store.js";
 
@@ -23,6 +24,22 @@ export async function startContainer(
   const c = refreshContainer(store, container);
   if (c.state === "running") return { started: true, pid: c.spec.pid ?? 0 };
   return startDetached(store, c.id, { ...opts, autoRemove: opts.autoRemove ?? c.spec.options.rm === true });
+}
+
+/**
+ * `docker start -i`: runs the container in this process, its stdin this process's, and
+ * resolves with how it ended (the stdin it needs cannot be handed to a supervisor).
+ */
+export async function startAttached(
+  store: LocalStore,
+  container: ContainerRecord,
+  io: Pick<LaunchOptions, "stdin" | "stdout" | "stderr">,
+): Promise<LaunchResult> {
+  const c = refreshContainer(store, container);
+  if (c.state === "running") {
+    throw new BerthError("CONFLICT", `container ${c.name} is already running: berth cannot attach to its input`);
+  }
+  return launchContainer(store, c.id, { ...io, log: true });
 }
 
 /** `docker stop` (see container-state.ts). */

@@ -7,9 +7,8 @@ import { goTimeString, humanDuration, humanSizeWithPrecision } from "../../forma
 import { BerthError } from "../../oci/errors.js";
 import { getContainer } from "../../runtime/containers.js";
 import { nowNano, timeNs } from "../../runtime/json-log.js";
-import { launchContainer } from "../../runtime/run.js";
-import { superviseContainer } from "../../runtime/supervisor.js";
-import { findContainer, kill, logs, startContainer, stop } from "../../verbs/container-control.js";
+import { reportOnFd3, superviseContainer } from "../../runtime/supervisor.js";
+import { findContainer, kill, logs, startAttached, startContainer, stop } from "../../verbs/container-control.js";
 import { type ContainerSummary, containers } from "../../verbs/containers.js";
 import type { CliContext } from "../context.js";
 import { printFormatted } from "../output.js";
@@ -122,12 +121,12 @@ function psItem(r: ContainerSummary, trunc: boolean): Record<string, string> {
 async function forEachContainer(
   ctx: CliContext,
   names: readonly string[],
-  each: (name: string) => Promise<void> | void,
+  each: (name: string, index: number) => Promise<void> | void,
 ): Promise<void> {
   let failed = false;
-  for (const name of names) {
+  for (const [index, name] of names.entries()) {
     try {
-      await each(name);
+      await each(name, index);
     } catch (err) {
       if (!(err instanceof BerthError)) throw err;
       ctx.stderr.write(`Error: ${err.message}\n`);
@@ -150,12 +149,10 @@ export function registerStart(cmd: Command, ctx: CliContext): void {
       }
       if (opts.interactive) {
         // stdin needs this process: the container runs in the foreground here, as `run -i` does
-        const c = findContainer(store, names[0] as string);
-        const r = await launchContainer(store, c.id, {
+        const r = await startAttached(store, findContainer(store, names[0] as string), {
           stdin: ctx.stdin,
           stdout: opts.attach ? ctx.stdout : null,
           stderr: opts.attach ? ctx.stderr : null,
-          log: true,
         });
         if (r.message) ctx.stderr.write(`Error: ${r.message}\n`);
         ctx.setExitCode(r.exitCode);
@@ -195,8 +192,15 @@ export function registerStop(cmd: Command, ctx: CliContext): void {
       if (timeout !== undefined && !Number.isInteger(timeout)) {
         throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time" flag: give whole seconds`);
       }
-      await forEachContainer(ctx, names, async (name) => {
-        await stop(ctx.store(), findContainer(ctx.store(), name), { timeout, signal: opts.signal });
+      // all at once, as docker's CLI does: ten containers take one timeout, not ten
+      const store = ctx.store();
+      const stopping = names.map(async (name) =>
+        stop(store, findContainer(store, name), { timeout, signal: opts.signal }),
+      );
+      const settled = await Promise.allSettled(stopping);
+      await forEachContainer(ctx, names, (name, i) => {
+        const r = settled[i];
+        if (r?.status === "rejected") throw r.reason;
         ctx.stdout.write(`${name}\n`);
       });
     });
@@ -275,13 +279,6 @@ export function registerSupervise(cmd: Command, ctx: CliContext): void {
     .argument("<id>", "the container")
     .option("--rm", "remove the container when it ends")
     .action(async (id, opts) => {
-      await superviseContainer(
-        ctx.store(),
-        id,
-        (report) => {
-          ctx.stdout.write(`${JSON.stringify(report)}\n`);
-        },
-        { autoRemove: opts.rm === true },
-      );
+      await superviseContainer(ctx.store(), id, reportOnFd3, { autoRemove: opts.rm === true });
     });
 }
