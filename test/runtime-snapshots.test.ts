@@ -60,6 +60,52 @@ test("snapshots hold overlay whiteouts and opaque directories made by the kernel
   }
 });
 
+test("a layer that deletes nothing is unpacked without a mount, unless it reaches through a parent's paths", {
+  skip,
+}, async () => {
+  const store = LocalStore.open(tempDir("snap"));
+  try {
+    const base = await makeTar([
+      { name: "usr/", type: "directory", mode: 0o755 },
+      { name: "usr/lib/", type: "directory", mode: 0o755 },
+      { name: "lib", type: "symlink", linkname: "usr/lib" },
+      { name: "home/", type: "directory", mode: 0o700, uid: 1000, gid: 1000 },
+    ]);
+    // app/ is listed, so the direct unpack gives what the mount would
+    const plain = await makeTar([
+      { name: "app/", type: "directory", mode: 0o755 },
+      { name: "app/a", content: "a" },
+    ]);
+    // lib/x goes through the parent's symlink, and home/y into the parent's own directory
+    // (its owner and mode): both need the parents mounted
+    const through = await makeTar([
+      { name: "lib/x", content: "x" },
+      { name: "home/y", content: "y" },
+    ]);
+    await registerLayeredImage(store, [base, plain, through], { Cmd: ["sh"] }, "snap/direct:1");
+    const image = resolveImage(store, "snap/direct:1").image;
+    const manifest = JSON.parse(store.readBlob(image.manifest).toString()) as { layers: { digest: string }[] };
+    const config = JSON.parse(store.readBlob(image.id).toString()) as { rootfs: { diff_ids: string[] } };
+    const layers = config.rootfs.diff_ids.map((d, i) => ({ diffId: d, blob: manifest.layers[i]?.digest }) as LayerRef);
+    const [, second, third] = await ensureSnapshots(store, layers);
+    assert.deepEqual(fs.readdirSync(second as string).sort(), ["app"]);
+    assert.equal(fs.readFileSync(join(second as string, "app/a"), "utf8"), "a");
+    // through the mount: the file lands in usr/lib (the symlink followed), and home keeps its owner
+    assert.equal(fs.readFileSync(join(third as string, "usr/lib/x"), "utf8"), "x");
+    assert.equal(fs.lstatSync(join(third as string, "lib"), { throwIfNoEntry: false }), undefined);
+    const home = fs.statSync(join(third as string, "home"));
+    assert.equal(home.mode & 0o7777, 0o700);
+    assert.equal(home.uid, 1000);
+    assert.deepEqual(
+      fs.readdirSync(snapshotRoot(store)).filter((n) => n.startsWith(".tmp-")),
+      [],
+      "the abandoned direct unpack left nothing",
+    );
+  } finally {
+    store.close();
+  }
+});
+
 test("a crashed unpack leaves nothing visible, and the next call cleans up", { skip }, async () => {
   const store = LocalStore.open(tempDir("snap-crash"));
   try {

@@ -113,6 +113,8 @@ async function applyDirect(
   const seen = new Set<string>();
   /** Directories this layer has given as entries (and that are directories, or absent, below). */
   const dirs = new Set<string>([""]);
+  /** What this layer has given as anything but a directory. */
+  const nonDirs = new Set<string>();
   const inParents = (rel: string): fs.Stats | undefined => {
     for (const p of parents) {
       const st = fs.lstatSync(join(p, rel), { throwIfNoEntry: false });
@@ -132,7 +134,8 @@ async function applyDirect(
     let slash = rel.indexOf("/");
     while (slash >= 0) {
       const dir = rel.slice(0, slash);
-      if (!dirs.has(dir) && inParents(dir)) throw new NeedsMount();
+      // a symlink this layer made would be followed, maybe into a parent's directory
+      if (nonDirs.has(dir) || (!dirs.has(dir) && inParents(dir))) throw new NeedsMount();
       slash = rel.indexOf("/", slash + 1);
     }
     if (h.type === "directory" && !dirs.has(rel)) {
@@ -141,6 +144,8 @@ async function applyDirect(
         throw new NeedsMount();
       }
       dirs.add(rel);
+    } else if (h.type !== "directory") {
+      nonDirs.add(rel);
     }
     seen.add(rel);
   };
