@@ -14,6 +14,10 @@ export { type RegistryConfig, registryConfigFromEnv } from "./registry-client/re
 export { removeContainer } from "./runtime/remove.js";
 export { type CreateResult, createContainer, type RunOptions, type RunResult, runContainer } from "./runtime/run.js";
 export { type AccessPolicy, openAccess } from "./server/access.js";
+export { SqliteTenancyStore } from "./server/auth/sqlite-tenancy-store.js";
+export { TenancyAdmin } from "./server/auth/tenancy-admin.js";
+export type { TenancyStore } from "./server/auth/tenancy-store.js";
+export { type TokenAccessOptions, TokenAccessPolicy } from "./server/auth/token-access-policy.js";
 export { collectGarbage, collectRegistryGarbage, type GcOptions, type GcResult } from "./server/gc.js";
 export { createRegistry, type RegistryOptions, type RunningRegistry, startRegistry } from "./server/server.js";
 export { defaultRoot } from "./store/default-root.js";
