@@ -171,3 +171,41 @@ test("a multi-platform index: --platform picks the image, the default is the hos
     ["1", "amd64", "arm64"].map((t) => `${reg.host}/multi:${t}`),
   );
 });
+
+test("manifest push: stored images of two platforms become one index, their images pushed first; skopeo and docker read it", async () => {
+  const root = join(work, "index-src");
+  const names: string[] = [];
+  for (const arch of ["amd64", "arm64"]) {
+    const name = `local/idx-${arch}:1`;
+    ok(
+      berth(root, [
+        "load",
+        "-i",
+        await randomImageArchive(work, { name, layers: 1, layerBytes: 2000, architecture: arch }),
+      ]),
+      "load",
+    );
+    names.push(name);
+  }
+  const out = ok(berth(root, ["manifest", "push", `${reg.host}/idx:1`, ...names]), "manifest push");
+  const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(out)?.[1];
+  assert.ok(digest, out);
+  const raw = JSON.parse(must("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${reg.host}/idx:1`])) as {
+    mediaType: string;
+    manifests: { platform: { architecture: string } }[];
+  };
+  assert.equal(raw.mediaType, "application/vnd.oci.image.index.v1+json");
+  assert.deepEqual(
+    raw.manifests.map((m) => m.platform.architecture),
+    ["amd64", "arm64"],
+  );
+  // every image the index names is there (the registry accepted the index, and serves each)
+  must("skopeo", ["inspect", "--tls-verify=false", "--override-arch", "arm64", `docker://${reg.host}/idx:1`]);
+  const armRoot = join(work, "index-arm");
+  ok(berth(armRoot, ["pull", "--platform", "linux/arm64", `${reg.host}/idx:1`]), "pull arm64");
+  const arm = JSON.parse(ok(berth(armRoot, ["inspect", `${reg.host}/idx:1`]), "inspect")) as { Architecture: string }[];
+  assert.equal(arm[0]?.Architecture, "arm64");
+  const dup = berth(root, ["manifest", "push", `${reg.host}/idx:2`, names[0] as string, names[0] as string]);
+  assert.notEqual(dup.code, 0);
+  assert.match(dup.stderr, /an index holds one image per platform/);
+});

@@ -17,6 +17,7 @@ import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerLogin, registerLogout } from "./commands/login.js";
+import { registerManifestPush } from "./commands/manifest.js";
 import { registerContainerPrune, registerImagePrune, registerSystemDf, registerSystemPrune } from "./commands/prune.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
@@ -103,6 +104,14 @@ export async function main(io: Io): Promise<number> {
   registerPush(imageCmd.command("push").description("upload an image to a registry"), ctx);
   registerLogin(program.command("login").description("log in to a registry"), ctx);
   registerLogout(program.command("logout").description("log out from a registry"), ctx);
+  registerManifestPush(
+    program
+      .command("manifest")
+      .description("manage multi-platform images")
+      .command("push")
+      .description("push stored images of several platforms as one multi-platform image"),
+    ctx,
+  );
   const systemCmd = program.command("system").description("manage berth");
   registerSystemPrune(systemCmd.command("prune").description("remove unused data"), ctx);
   registerSystemDf(systemCmd.command("df").description("show disk usage"), ctx);

@@ -2,16 +2,17 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
+import { MediaType } from "../oci/media-types.js";
 import { formatReference, fullName, parseReference, type Reference } from "../oci/reference.js";
 import { uploadBlob } from "../registry-client/blob-upload.js";
 import { Registries } from "../registry-client/registries.js";
 import type { RegistryClient } from "../registry-client/registry-client.js";
 import type { RegistryConfig } from "../registry-client/registry-config.js";
 import type { RetryListener } from "../registry-client/transport.js";
-import { addRepoDigest, namesHoldingBlob, tagsOfRepository, tryResolve } from "../store/image-records.js";
+import { addRepoDigest, namesHoldingBlob, resolveImage, tagsOfRepository, tryResolve } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
 import { mapLimit } from "./concurrency.js";
-import { readStoredImage } from "./stored-image.js";
+import { readStoredImage, type StoredImage } from "./stored-image.js";
 import type { TransferListener } from "./transfer-events.js";
 
 export interface PushOptions {
@@ -78,6 +79,19 @@ async function pushOne(
       `An image does not exist locally with the tag: ${formatReference(ref, true)}`,
     );
   const image = readStoredImage(store, resolved.image);
+  const digest = await pushImage(store, client, ref, image, ref.tag ?? "latest", opts);
+  return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest, size: image.record.manifestSize };
+}
+
+/** An image's blobs, then its manifest under `reference` (a tag, or its digest inside an index push). */
+async function pushImage(
+  store: LocalStore,
+  client: RegistryClient,
+  ref: Reference,
+  image: StoredImage,
+  reference: string,
+  opts: PushOptions,
+): Promise<Digest> {
   const progress = opts.onProgress ?? (() => undefined);
   const journalDir = join(store.root, "tmp");
   const blobs = [...image.manifest.layers, image.manifest.config];
@@ -119,13 +133,63 @@ async function pushOne(
   const bytes = store.readBlob(image.record.manifest);
   const digest = await client.putManifest(
     ref.path,
-    ref.tag ?? "latest",
+    reference,
     bytes,
     image.record.manifestMediaType,
-    "putting the manifest",
+    `putting the manifest of image ${shortId(image.record.id)}`,
   );
   addRepoDigest(store, `${fullName(ref)}@${digest}`, image.record.id);
-  return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest, size: bytes.length };
+  return digest;
+}
+
+/**
+ * Pushes several stored images as one multi-platform image: each image first (blobs, then its
+ * manifest by digest), then an OCI index naming them with the platform of each config, by tag.
+ * The registry accepts the index only once every manifest it names is there.
+ */
+export async function pushIndex(
+  store: LocalStore,
+  target: string,
+  images: readonly string[],
+  opts: PushOptions,
+): Promise<PushedImage> {
+  const ref = parseReference(target);
+  if (ref.digest) throw new BerthError("USAGE", `cannot push an index to a digest reference (${target}): push by tag`);
+  if (images.length === 0) throw new BerthError("USAGE", "an index needs at least one image");
+  const tag = ref.tag ?? "latest";
+  const members = images.map((name) => readStoredImage(store, resolveImage(store, name).image));
+  const seen = new Set<string>();
+  for (const m of members) {
+    const p = `${m.config.os}/${m.config.architecture}${m.config.variant ? `/${m.config.variant}` : ""}`;
+    if (seen.has(p))
+      throw new BerthError("USAGE", `two of the images are for ${p}: an index holds one image per platform`);
+    seen.add(p);
+  }
+  const registries = new Registries(opts.registry, opts.onRetry);
+  try {
+    const client = registries.client(ref.domain);
+    const manifests = [];
+    for (const m of members) {
+      const digest = await pushImage(store, client, ref, m, m.record.manifest, opts);
+      manifests.push({
+        mediaType: m.record.manifestMediaType,
+        digest,
+        size: m.record.manifestSize,
+        platform: {
+          architecture: m.config.architecture,
+          os: m.config.os,
+          ...(m.config.variant ? { variant: m.config.variant } : {}),
+        },
+      });
+    }
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+    const digest = await client.putManifest(ref.path, tag, bytes, MediaType.ociIndex, "putting the index");
+    return { reference: formatReference({ ...ref, tag }), tag, digest, size: bytes.length };
+  } catch (err) {
+    throw withContext(`pushing ${formatReference({ ...ref, tag })}`, err);
+  } finally {
+    await registries.close();
+  }
 }
 
 /** Other repositories of the same registry that hold the blob, as this store knows. */

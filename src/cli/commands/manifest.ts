@@ -1,0 +1,29 @@
+import type { Command } from "@commander-js/extra-typings";
+import { familiarName, parseReference } from "../../oci/reference.js";
+import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
+import { pushIndex } from "../../verbs/push.js";
+import type { CliContext } from "../context.js";
+import { TransferView } from "../transfer-view.js";
+
+/**
+ * `manifest push TARGET IMAGE...`: one multi-platform image from stored images of different
+ * platforms, in one step (docker needs `manifest create` and the images pushed beforehand).
+ */
+export function registerManifestPush(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<target>", "NAME[:TAG] of the multi-platform image")
+    .argument("<images...>", "stored images, one per platform")
+    .option("-q, --quiet", "suppress verbose output")
+    .action(async (target, images, opts) => {
+      const view = new TransferView(ctx.stdout, opts.quiet);
+      view.line(`The push refers to repository [${familiarName(parseReference(target))}]`);
+      const pushed = await pushIndex(ctx.store(), target, images, {
+        registry: registryConfigFromEnv(ctx.env),
+        onProgress: view.event,
+      });
+      view.flush();
+      ctx.stdout.write(
+        opts.quiet ? `${pushed.reference}\n` : `${pushed.tag}: digest: ${pushed.digest} size: ${pushed.size}\n`,
+      );
+    });
+}
