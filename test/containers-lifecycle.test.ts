@@ -435,6 +435,37 @@ test("kill -9 of run -d at any point: ps and rm still work and nothing stays mou
   assert.equal(ok(["run", "--rm", "life/bb:1", "echo", "still works"]), "still works\n");
 });
 
+test("wait prints the exit code once the container ends; restart and rename", { skip }, async () => {
+  ok(["run", "-d", "--name", "waited", "life/bb:1", "sh", "-c", "busybox sleep 0.5; exit 9"]);
+  assert.equal(ok(["wait", "waited"]), "9\n");
+  assert.equal(ok(["rename", "waited", "renamed"]), "");
+  assert.equal(inspect("renamed", "{{.Name}}"), "/renamed");
+  const taken = b(["rename", "renamed", "bg-nope!"]);
+  assert.notEqual(taken.code, 0);
+  assert.match(taken.stderr, /^Error: Invalid container name \(bg-nope!\)/);
+  ok(["create", "--name", "other", "life/bb:1", "true"]);
+  const conflict = b(["rename", "renamed", "other"]);
+  assert.equal(conflict.code, 1);
+  assert.match(conflict.stderr, /^Error: Conflict\. The container name "\/other" is already in use/);
+  ok(["run", "-d", "--name", "again", "life/bb:1", "sh", "-c", IGNORING]);
+  const pid = inspect("again", "{{.State.Pid}}");
+  assert.equal(ok(["restart", "-t", "1", "again"]), "again\n");
+  assert.equal(inspect("again", "{{.State.Status}}"), "running");
+  assert.notEqual(inspect("again", "{{.State.Pid}}"), pid, "a new process");
+  ok(["rm", "-f", "again"]);
+});
+
+test("a foreground run killed with -9: ps still sees the container, and stop ends it", { skip }, async () => {
+  const child = berthSpawn(root, ["run", "--name", "fgkill", "life/bb:1", "sh", "-c", IGNORING]);
+  await until("fgkill to run", () => b(["inspect", "-f", "{{.State.Status}}", "fgkill"]).stdout.trim() === "running");
+  child.kill("SIGKILL");
+  await once(child, "close");
+  assert.equal(inspect("fgkill", "{{.State.Status}}"), "running", "runc still runs it");
+  ok(["stop", "-t", "1", "fgkill"]);
+  assert.equal(inspect("fgkill", "{{.State.Status}} {{.State.ExitCode}}"), "exited 255");
+  ok(["rm", "fgkill"]);
+});
+
 test("container prune removes stopped and created containers and keeps running ones", { skip }, async () => {
   const p = join(dir, "prune-store");
   const r = berth(p, ["import", rootfsTar, "p/bb:1"]);

@@ -9,9 +9,12 @@ import {
   registerKill,
   registerLogs,
   registerPs,
+  registerRename,
+  registerRestart,
   registerStart,
   registerStop,
   registerSupervise,
+  registerWait,
 } from "./commands/containers.js";
 import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
@@ -130,6 +133,9 @@ export async function main(io: Io): Promise<number> {
     registerLogs(parent.command("logs").description("fetch the logs of a container"), ctx);
     registerCommit(parent.command("commit").description("create a new image from a container's changes"), ctx);
     registerExport(parent.command("export").description("export a container's filesystem as a tar archive"), ctx);
+    registerRestart(parent.command("restart").description("restart one or more containers"), ctx);
+    registerWait(parent.command("wait").description("block until containers stop, then print their exit codes"), ctx);
+    registerRename(parent.command("rename").description("rename a container"), ctx);
   }
   registerRun(containerCmd.command("run").description("create and run a new container from an image"), ctx);
   registerRm(containerCmd.command("rm").alias("remove").description("remove one or more containers"), ctx);

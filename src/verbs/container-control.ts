@@ -1,5 +1,11 @@
 import { BerthError } from "../oci/errors.js";
-import { parseSignal, refreshContainer, signalContainer, stopContainer } from "../runtime/container-state.js";
+import {
+  parseSignal,
+  refreshContainer,
+  signalContainer,
+  stopContainer,
+  waitStopped,
+} from "../runtime/container-state.js";
 import { type ContainerRecord, getContainer } from "../runtime/containers.js";
 import { type LogEntry, logPathOf, readLog } from "../runtime/json-log.js";
 import { findContainer } from "../runtime/remove.js";
@@ -76,5 +82,31 @@ export function logs(store: LocalStore, container: ContainerRecord, opts: LogsOp
       const now = getContainer(store, container.id);
       return now !== undefined && refreshContainer(store, now).state === "running";
     },
+  });
+}
+
+/** `docker wait`: resolves with the exit code once the container is not running. */
+export async function wait(store: LocalStore, container: ContainerRecord): Promise<number> {
+  await waitStopped(store, container.id, -1);
+  return getContainer(store, container.id)?.spec.exitCode ?? 0;
+}
+
+/** `docker rename`: a new name, free and valid, in one transaction. */
+export function rename(store: LocalStore, container: ContainerRecord, name: string): void {
+  if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    throw new BerthError("USAGE", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  const wanted = name.replace(/^\//, "");
+  store.update(() => {
+    const holder = store.db.prepare("SELECT id FROM containers WHERE name = ?").pluck().get(wanted) as
+      | string
+      | undefined;
+    if (holder && holder !== container.id) {
+      throw new BerthError(
+        "CONFLICT",
+        `Conflict. The container name "/${wanted}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
+    }
+    store.db.prepare("UPDATE containers SET name = ? WHERE id = ?").run(wanted, container.id);
   });
 }

@@ -8,7 +8,16 @@ import { BerthError } from "../../oci/errors.js";
 import { getContainer } from "../../runtime/containers.js";
 import { nowNano, timeNs } from "../../runtime/json-log.js";
 import { reportOnFd3, superviseContainer } from "../../runtime/supervisor.js";
-import { findContainer, kill, logs, startAttached, startContainer, stop } from "../../verbs/container-control.js";
+import {
+  findContainer,
+  kill,
+  logs,
+  rename,
+  startAttached,
+  startContainer,
+  stop,
+  wait,
+} from "../../verbs/container-control.js";
 import { type ContainerSummary, containers } from "../../verbs/containers.js";
 import type { CliContext } from "../context.js";
 import { printFormatted } from "../output.js";
@@ -280,5 +289,47 @@ export function registerSupervise(cmd: Command, ctx: CliContext): void {
     .option("--rm", "remove the container when it ends")
     .action(async (id, opts) => {
       await superviseContainer(ctx.store(), id, reportOnFd3, { autoRemove: opts.rm === true });
+    });
+}
+
+/** `restart [-t SECONDS] CONTAINER...`: stop (as `stop` does), then start in the background. */
+export function registerRestart(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<containers...>", "containers to restart")
+    .option("-t, --time <seconds>", "seconds to wait for stop before killing the container (default 10)")
+    .action(async (names, opts) => {
+      const timeout = opts.time === undefined ? undefined : Number(opts.time);
+      if (timeout !== undefined && !Number.isInteger(timeout)) {
+        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time" flag: give whole seconds`);
+      }
+      const store = ctx.store();
+      await forEachContainer(ctx, names, async (name) => {
+        const c = findContainer(store, name);
+        await stop(store, c, { timeout });
+        const report = await startContainer(store, c, { berth: berthCommand() });
+        if (!report.started) throw new BerthError("STORE", `Cannot restart container ${name}: ${report.message}`);
+        ctx.stdout.write(`${name}\n`);
+      });
+    });
+}
+
+/** `wait CONTAINER...`: blocks until each stops, printing its exit code. */
+export function registerWait(cmd: Command, ctx: CliContext): void {
+  cmd.argument("<containers...>", "containers to wait for").action(async (names) => {
+    const store = ctx.store();
+    await forEachContainer(ctx, names, async (name) => {
+      ctx.stdout.write(`${await wait(store, findContainer(store, name))}\n`);
+    });
+  });
+}
+
+/** `rename CONTAINER NEW_NAME` */
+export function registerRename(cmd: Command, ctx: CliContext): void {
+  cmd
+    .argument("<container>", "the container")
+    .argument("<name>", "its new name")
+    .action((name, newName) => {
+      const store = ctx.store();
+      rename(store, findContainer(store, name), newName);
     });
 }
