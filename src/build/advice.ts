@@ -11,13 +11,25 @@ export interface Advice {
 export function layerFiles(path: string): Map<string, number> {
   const files = new Map<string, number>();
   const fd = fs.openSync(path, "r");
-  const header = Buffer.alloc(512);
+  // Headers are read through one 1 MiB window that moves forward: a read per header cost
+  // ~0.1 s for a layer of 20,000 small files, on every build, cached ones included.
+  const window = Buffer.allocUnsafe(1 << 20);
+  let windowStart = 0;
+  let windowLength = 0;
+  const bytesAt = (offset: number, length: number): Buffer | undefined => {
+    if (offset < windowStart || offset + length > windowStart + windowLength) {
+      windowStart = offset;
+      windowLength = fs.readSync(fd, window, 0, window.length, offset);
+    }
+    const start = offset - windowStart;
+    return start + length <= windowLength ? window.subarray(start, start + length) : undefined;
+  };
   let offset = 0;
   let longName: string | undefined;
   try {
     for (;;) {
-      if (fs.readSync(fd, header, 0, 512, offset) < 512) break;
-      if (header.every((b) => b === 0)) break;
+      const header = bytesAt(offset, 512);
+      if (!header || (header[0] === 0 && header.every((b) => b === 0))) break;
       const size = Number.parseInt(header.toString("latin1", 124, 136).replace(/\0.*$/, "").trim() || "0", 8) || 0;
       const type = String.fromCharCode(header[156] ?? 48);
       const prefix = header.toString("utf8", 345, 500).replace(/\0.*$/s, "");
@@ -67,6 +79,8 @@ export function adviseOnSize(addedLayerPaths: readonly string[], context: { sent
   const tools: string[] = [];
   for (const path of addedLayerPaths) {
     for (const [file, size] of layerFiles(path)) {
+      // every cache and tool lives under one of these: most files need no pattern tried
+      if (!/^(var|root|usr)\//.test(file)) continue;
       for (const [re, what, fix] of CACHES) {
         if (re.test(file)) {
           const c = caches.get(what) ?? { bytes: 0, fix };

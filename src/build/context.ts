@@ -124,8 +124,8 @@ export interface HashMemo {
   set(path: string, stat: string, sha256: string): void;
 }
 
-function fileDigest(path: string, memo: HashMemo | undefined): string {
-  const st = fs.statSync(path, { bigint: true });
+/** `st`: the file's own stat, which the caller has already taken (a stat per file counts at 20,000 files). */
+function fileDigest(path: string, st: fs.BigIntStats, memo: HashMemo | undefined): string {
   const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
   const known = memo?.get(path, key);
   if (known) return known;
@@ -146,30 +146,45 @@ function fileDigest(path: string, memo: HashMemo | undefined): string {
   return digest;
 }
 
+/**
+ * What the build read from the context, for size advice: bytes of files hashed, and per
+ * directory source (by its path in the context) the bytes under it, so that measuring the
+ * whole context need not walk those directories again (contextBytes).
+ */
+export interface ContextTally {
+  bytes: number;
+  dirs?: Map<string, number>;
+}
+
 export function hashSources(
   ctx: BuildContext,
   sources: readonly Source[],
-  tally?: { bytes: number },
+  tally?: ContextTally,
   memo?: HashMemo,
 ): string {
   const hash = createHash("sha256");
-  const visit = (rel: string, path: string, st: fs.Stats) => {
+  const visit = (rel: string, path: string, st: fs.BigIntStats) => {
     if (ctx.ignored(rel)) return;
     hash.update(`${rel}\0${st.mode}\0${st.uid}:${st.gid}\0`);
     if (st.isSymbolicLink()) hash.update(`link:${fs.readlinkSync(path)}\0`);
     else if (st.isFile()) {
-      hash.update(fileDigest(path, memo));
-      if (tally) tally.bytes += st.size;
+      hash.update(fileDigest(path, st, memo));
+      if (tally) tally.bytes += Number(st.size);
     } else if (st.isDirectory()) {
       for (const n of fs.readdirSync(path).sort()) {
         const p = join(path, n);
-        const s = lstatOrNull(p);
+        const s = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
         if (s) visit(rel ? `${rel}/${n}` : n, p, s);
       }
     }
     hash.update("\n");
   };
-  for (const s of sources) visit(s.rel, s.path, fs.statSync(s.path));
+  for (const s of sources) {
+    const st = fs.statSync(s.path, { bigint: true });
+    const before = tally?.bytes ?? 0;
+    visit(s.rel, s.path, st);
+    if (tally?.dirs && st.isDirectory()) tally.dirs.set(s.rel, tally.bytes - before);
+  }
   return hash.digest("hex");
 }
 
@@ -204,9 +219,11 @@ function globComponent(pattern: string): RegExp {
 
 /**
  * The bytes of the files .dockerignore lets into the context (what docker would send), for
- * size advice. Ignored directories are not walked; the walk stops counting after `limit` entries.
+ * size advice. Ignored directories are not walked, nor those whose bytes `known` gives (the
+ * directories the build copied, counted as it hashed them); the walk stops counting after
+ * `limit` entries.
  */
-export function contextBytes(ctx: BuildContext, limit = 50_000): number {
+export function contextBytes(ctx: BuildContext, limit = 50_000, known?: ReadonlyMap<string, number>): number {
   let bytes = 0;
   let seen = 0;
   const walk = (rel: string, dir: string) => {
@@ -215,7 +232,9 @@ export function contextBytes(ctx: BuildContext, limit = 50_000): number {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (ctx.ignored(r)) continue;
       const p = join(dir, e.name);
-      if (e.isDirectory()) walk(r, p);
+      const counted = e.isDirectory() ? known?.get(r) : undefined;
+      if (counted !== undefined) bytes += counted;
+      else if (e.isDirectory()) walk(r, p);
       else if (e.isFile()) bytes += fs.statSync(p).size;
     }
   };
