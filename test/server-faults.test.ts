@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
+import { startRegistry } from "../src/index.js";
 import { BERTH, tempDir } from "./helpers.js";
 import { call, corruptRegistryBlobs, pushImage, putBlob, sha256, startServer, testImage } from "./server-harness.js";
 
@@ -194,4 +195,19 @@ test("SIGTERM lets a request in flight finish, refuses new connections, exits 0"
   } finally {
     await again.stop();
   }
+});
+
+test("the library starts a registry in process (port 0) and stops it", async () => {
+  const logged: string[] = [];
+  const reg = await startRegistry({
+    root: tempDir("server-lib"),
+    host: "127.0.0.1",
+    port: 0,
+    log: (e) => logged.push(`${e.method} ${e.path} ${e.status}`),
+  });
+  const d = await putBlob(reg.url, "lib/repo", "in process");
+  assert.equal((await call("GET", `${reg.url}/v2/lib/repo/blobs/${d}`)).body.toString(), "in process");
+  await reg.close();
+  await assert.rejects(request(`${reg.url}/v2/`));
+  assert.ok(logged.includes(`GET /v2/lib/repo/blobs/${d} 200`), logged.join("\n"));
 });

@@ -87,7 +87,9 @@ export function createRegistry(options: RegistryOptions): { handler: http.Reques
 /** Starts `berth serve`'s HTTP server. */
 export async function startRegistry(options: ListenOptions): Promise<RunningRegistry> {
   const { handler, registry } = createRegistry(options);
-  const server = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  // 1 MiB socket buffers (node's default is 16 KiB): a blob stream writes 512 KiB pieces, and
+  // with the default every piece waits for a drain before the next read is handed over
+  const server = http.createServer({ keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, handler);
   // uploads of large layers take as long as they take; only the headers have a deadline
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

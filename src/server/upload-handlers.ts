@@ -21,7 +21,7 @@ export async function startUpload(call: Call, name: string): Promise<void> {
     const from = query.get("from");
     // spec "Mounting a blob": a registry unable to mount answers 202 with a session; so does a
     // caller who may not read `from` (the blob's existence there is not revealed)
-    if (from !== null && from !== name && validName(from)) {
+    if (from !== null && validName(from)) {
       const readable = await registry.policy.allowed(call.principal, from, ["pull"]);
       if (readable.has("pull")) {
         const r = await registry.metadata.mountBlob(from, name, digest);
