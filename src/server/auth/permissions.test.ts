@@ -4,6 +4,7 @@ import type { RepositoryAction } from "../access.js";
 import {
   type AccessFacts,
   limitToScope,
+  managesNamespace,
   namespaceOf,
   permittedActions,
   type Role,
@@ -95,6 +96,18 @@ for (const [who, visibility, scope, expected] of SCOPED) {
     assert.equal([...got].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(","), expected);
   });
 }
+
+test("namespace settings: the owner, an organisation's admins, registry admins", () => {
+  const alice = { name: "alice", admin: false };
+  const org = { name: "acme", kind: "org" as const };
+  assert.equal(managesNamespace(alice, { name: "alice", kind: "user" }, undefined), true);
+  assert.equal(managesNamespace(alice, { name: "bob", kind: "user" }, undefined), false);
+  assert.equal(managesNamespace(alice, org, "admin"), true);
+  assert.equal(managesNamespace(alice, org, "write"), false);
+  assert.equal(managesNamespace(alice, org, undefined), false);
+  assert.equal(managesNamespace(alice, undefined, undefined), false);
+  assert.equal(managesNamespace({ name: "root", admin: true }, undefined, undefined), true);
+});
 
 test("a user whose name is another namespace's prefix does not own it", () => {
   const f: AccessFacts = {

@@ -49,6 +49,20 @@ export function permittedActions(facts: AccessFacts): Set<RepositoryAction> {
 }
 
 /**
+ * Who may change a namespace's settings (its repositories' visibility, its default, an
+ * organisation's members): its owning user, the organisation's admins, registry admins.
+ */
+export function managesNamespace(
+  user: { readonly name: string; readonly admin: boolean },
+  namespace: { readonly name: string; readonly kind: NamespaceKind } | undefined,
+  role: Role | undefined,
+): boolean {
+  if (user.admin) return true;
+  if (namespace?.kind === "user") return namespace.name === user.name;
+  return namespace?.kind === "org" && role === "admin";
+}
+
+/**
  * What a caller limited to some scopes (a robot token, a bearer token) may do: its own
  * rights within the scopes, plus what anyone may do anyway (pulling a public repository needs
  * no scope: a token never has less than no token).

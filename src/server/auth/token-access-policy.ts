@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatChallenge } from "../../oci/distribution.js";
 import type { AccessPolicy, Authentication, Principal, RepositoryAction } from "../access.js";
-import { ADMIN_PREFIX, handleAdminRequest } from "./admin-api.js";
+import { ADMIN_PREFIX, type AdminCaller, handleAdminRequest } from "./admin-api.js";
 import { Authority, type Identity } from "./authority.js";
 import { parseBasic, parseBearer, sendError } from "./http.js";
 import { type AccessEntry, type TokenClaims, TokenSigner } from "./jwt.js";
@@ -176,30 +176,42 @@ export class TokenAccessPolicy implements AccessPolicy {
       return true;
     }
     if (path.startsWith(ADMIN_PREFIX)) {
-      if (await this.isAdminCaller(req, res)) await handleAdminRequest(this.admin, req, res);
+      const caller = await this.adminCaller(req, res);
+      if (caller) await handleAdminRequest(this.admin, caller, req, res);
       return true;
     }
     return false;
   }
 
-  /** The admin API takes an admin's password (Basic) or a token with `registry:admin:*`; answers 401/403 otherwise. */
-  private async isAdminCaller(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  /**
+   * The admin API's caller: a user's password (Basic) or a token with `registry:admin:*`, never a
+   * robot token (CI credentials do not manage accounts). Answers 401/403 itself otherwise; each
+   * route then checks what this caller may do.
+   */
+  private async adminCaller(req: IncomingMessage, res: ServerResponse): Promise<AdminCaller | undefined> {
     const auth = await this.authenticate(req.headers.authorization);
     const p = auth.ok ? auth.principal : undefined;
     if (!p || p.kind === "anonymous") {
       sendError(res, 401, "UNAUTHORIZED", auth.ok ? "authentication required" : auth.message, {
         "WWW-Authenticate": this.challenge(["registry:admin:*"]),
       });
-      return false;
+      return undefined;
     }
     const identity = this.identityFor(p);
-    const ok =
-      identity !== undefined &&
-      identity.scopes === undefined &&
-      (p.kind === "user" || granted(p.access, "registry", "admin").has("*")) &&
-      (await this.authority.isAdmin(identity.user));
-    if (!ok) sendError(res, 403, "DENIED", "the admin API is for registry admins");
-    return ok;
+    if (
+      identity === undefined ||
+      identity.scopes !== undefined ||
+      (p.kind === "token" && !granted(p.access, "registry", "admin").has("*"))
+    ) {
+      sendError(
+        res,
+        403,
+        "DENIED",
+        "the admin API takes a password or a token for registry:admin:*, not an access token",
+      );
+      return undefined;
+    }
+    return { name: identity.user, admin: await this.authority.isAdmin(identity.user) };
   }
 
   async close(): Promise<void> {
