@@ -419,4 +419,16 @@ test("BERTH_ADMIN_PASSWORD makes the first admin only while there are no users",
   });
   assert.equal(await again.store.user("admin2"), undefined);
   await again.close();
+  // a registry with no users says how to make the first
+  const fresh = fs.mkdtempSync(join(tmpdir(), "berth-auth-fresh-"));
+  const lines: string[] = [];
+  const empty = await TokenAccessPolicy.open({
+    root: fresh,
+    realm: "http://x/token",
+    service: "x",
+    notice: (l) => lines.push(l),
+  });
+  assert.match(lines.join("\n"), /no users yet: add an admin with berth registry --root .* user add NAME --admin/);
+  await empty.close();
+  fs.rmSync(fresh, { recursive: true, force: true });
 });
