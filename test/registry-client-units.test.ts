@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { CredentialStore } from "../src/registry-client/credentials.js";
+import {
+  apiHost,
+  credentialKey,
+  isLoopback,
+  isNamedInsecure,
+  registryConfigFromEnv,
+} from "../src/registry-client/registry-config.js";
+import { parseRetryAfter } from "../src/registry-client/transport.js";
+import { loginDomain } from "../src/verbs/login.js";
+import { tempDir } from "./helpers.js";
+
+/** The registry client's pure parts: names, insecure hosts, Retry-After, docker's config.json. */
+
+test("Docker Hub's names: docker.io is served by registry-1.docker.io, logins live under the v1 URL", () => {
+  assert.equal(apiHost("docker.io"), "registry-1.docker.io");
+  assert.equal(apiHost("localhost:5000"), "localhost:5000");
+  assert.equal(credentialKey("docker.io"), "https://index.docker.io/v1/");
+  assert.equal(credentialKey("ghcr.io"), "ghcr.io");
+  for (const s of [undefined, "docker.io", "index.docker.io", "https://index.docker.io/v1/", "registry-1.docker.io"]) {
+    assert.equal(loginDomain(s), "docker.io", String(s));
+  }
+  assert.equal(loginDomain("https://127.0.0.1:5000/"), "127.0.0.1:5000");
+  assert.throws(() => loginDomain("bad host!"), /invalid reference/);
+});
+
+test("plain HTTP: loopback always, other hosts only when named (host, host:port or CIDR)", () => {
+  assert.ok(isLoopback("localhost:5000"));
+  assert.ok(isLoopback("127.1.2.3:80"));
+  assert.ok(isLoopback("[::1]:5000"));
+  assert.ok(!isLoopback("10.0.0.1:5000"));
+  const insecure = ["myreg:5000", "other.example", "10.1.0.0/16", "http://withscheme:1234/"];
+  assert.ok(isNamedInsecure("myreg:5000", insecure));
+  assert.ok(!isNamedInsecure("myreg:5001", insecure));
+  assert.ok(isNamedInsecure("other.example:443", insecure));
+  assert.ok(isNamedInsecure("10.1.200.3:5000", insecure));
+  assert.ok(!isNamedInsecure("10.2.0.1:5000", insecure));
+  assert.ok(isNamedInsecure("withscheme:1234", insecure));
+});
+
+test("the environment and daemon.json give the configuration", () => {
+  const dir = tempDir("rc-units");
+  fs.writeFileSync(join(dir, "daemon.json"), JSON.stringify({ "insecure-registries": ["fromdaemon:5000"] }));
+  const config = registryConfigFromEnv({
+    HOME: dir,
+    BERTH_INSECURE_REGISTRIES: "a:1, b:2",
+    BERTH_DOCKER_DAEMON_JSON: join(dir, "daemon.json"),
+    BERTH_REGISTRY_ATTEMPTS: "7",
+  });
+  assert.deepEqual(config.insecure, ["a:1", "b:2", "fromdaemon:5000"]);
+  assert.equal(config.dockerConfigDir, join(dir, ".docker"));
+  assert.equal(config.certsDir, "/etc/docker/certs.d");
+  assert.equal(config.attempts, 7);
+  assert.equal(config.maxConcurrentDownloads, 3);
+  assert.equal(config.maxConcurrentUploads, 5);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("Retry-After: seconds or an HTTP date", () => {
+  assert.equal(parseRetryAfter("3"), 3000);
+  assert.equal(parseRetryAfter(undefined), undefined);
+  assert.equal(parseRetryAfter("soon"), undefined);
+  const inTwo = new Date(Date.now() + 2000).toUTCString();
+  const ms = parseRetryAfter(inTwo) ?? -1;
+  assert.ok(ms > 500 && ms <= 2000, String(ms));
+});
+
+test("config.json: docker's entries are read (auth, identitytoken, URL keys), written back with unknown fields kept", () => {
+  const dir = tempDir("rc-creds");
+  fs.writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({
+      auths: {
+        "https://myreg.example/v1/": { auth: Buffer.from("ann:pw:with:colons").toString("base64") },
+        "tok.example": { auth: Buffer.from("bob:").toString("base64"), identitytoken: "refresh-me" },
+      },
+      psFormat: "table {{.ID}}",
+    }),
+  );
+  const store = new CredentialStore(dir);
+  assert.deepEqual(store.get("myreg.example"), { username: "ann", password: "pw:with:colons" });
+  assert.deepEqual(store.get("tok.example"), { username: "bob", identityToken: "refresh-me" });
+  assert.equal(store.get("nobody.example"), undefined);
+  store.store("new.example:5000", { username: "cy", password: "x" });
+  const written = JSON.parse(fs.readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  assert.equal(written.psFormat, "table {{.ID}}");
+  assert.equal((fs.statSync(join(dir, "config.json")).mode & 0o777).toString(8), "600");
+  assert.ok(store.erase("myreg.example"));
+  assert.ok(!store.erase("myreg.example"));
+  assert.equal(store.get("myreg.example"), undefined);
+  assert.deepEqual(store.get("new.example:5000"), { username: "cy", password: "x" });
+  fs.writeFileSync(join(dir, "config.json"), '{"auths": []}');
+  assert.throws(() => store.get("x"), /not a valid docker config file/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
