@@ -81,6 +81,9 @@ export async function superviseContainer(
 ): Promise<void> {
   const dir = containerDirOf(store, id);
   let reported = false;
+  // removed at the end only if it ran here: a supervisor that lost the race to start it
+  // (another holder) must leave it alone
+  let ran = false;
   try {
     const result = await launchContainer(store, id, {
       stdin: null,
@@ -91,12 +94,13 @@ export async function superviseContainer(
         report({ started: true, pid });
       },
     });
+    ran = true;
     if (!reported) report({ started: false, exitCode: result.exitCode, message: result.message ?? "" });
   } catch (err) {
     if (!reported) report({ started: false, exitCode: 125, message: err instanceof Error ? err.message : String(err) });
     else throw err;
   } finally {
-    if (opts.autoRemove && getContainer(store, id)) {
+    if (opts.autoRemove && (ran || reported) && getContainer(store, id)) {
       removeContainerFiles(dir);
       deleteContainer(store, id);
     }

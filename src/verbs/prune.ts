@@ -1,4 +1,5 @@
 import type { Digest } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
 import { refreshContainer } from "../runtime/container-state.js";
 import { listContainerRecords } from "../runtime/containers.js";
 import { isAlive } from "../runtime/process-identity.js";
@@ -62,17 +63,62 @@ export function pruneContainers(store: LocalStore): string[] {
  * corrected first (it may have ended unseen); a container still being created (its creator
  * alive) is left alone.
  */
-export function pruneStoppedContainers(store: LocalStore): { ids: string[]; bytes: number } {
+export function pruneStoppedContainers(
+  store: LocalStore,
+  opts: { filters?: readonly string[]; now?: number } = {},
+): { ids: string[]; bytes: number } {
+  const keep = pruneFilter(opts.filters ?? [], opts.now ?? Date.now());
   for (const c of listContainerRecords(store)) refreshContainer(store, c);
   return store.write(() => {
     const victims = listContainerRecords(store).filter(
-      (c) => c.state === "exited" || (c.state === "created" && !(c.spec.holder && isAlive(c.spec.holder))),
+      (c) =>
+        (c.state === "exited" || (c.state === "created" && !(c.spec.holder && isAlive(c.spec.holder)))) &&
+        keep(c.createdMs, (c.spec.config?.Labels ?? {}) as Record<string, string>),
     );
     for (const c of victims) removeContainerFiles(containerDirOf(store, c.id));
     const del = store.db.prepare("DELETE FROM containers WHERE id = ?");
     for (const c of victims) del.run(c.id);
     return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + c.size, 0) };
   });
+}
+
+/**
+ * docker's prune filters: until=TIME (a Go duration back from now, Unix seconds or RFC 3339),
+ * label=KEY[=VALUE] and label!=KEY[=VALUE]. Returns whether an object passes them all.
+ */
+export function pruneFilter(
+  filters: readonly string[],
+  now: number,
+): (createdMs: number, labels: Readonly<Record<string, string>>) => boolean {
+  const tests: ((createdMs: number, labels: Readonly<Record<string, string>>) => boolean)[] = [];
+  for (const f of filters) {
+    const m = /^(until|label!?)=(.*)$/.exec(f);
+    if (!m)
+      throw new BerthError("CONFLICT", `Invalid filter '${f.split("=")[0]}': prune filters by until, label and label!`);
+    const [, key, value = ""] = m;
+    if (key === "until") {
+      const limit = untilMs(value, now);
+      tests.push((created) => created < limit);
+    } else {
+      const eq = value.indexOf("=");
+      const has = (labels: Readonly<Record<string, string>>) =>
+        eq < 0 ? value in labels : labels[value.slice(0, eq)] === value.slice(eq + 1);
+      tests.push(key === "label" ? (_c, labels) => has(labels) : (_c, labels) => !has(labels));
+    }
+  }
+  return (created, labels) => tests.every((t) => t(created, labels));
+}
+
+function untilMs(value: string, now: number): number {
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const parsed = Date.parse(value);
+  if (!Number.isNaN(parsed)) return parsed;
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== value) {
+    throw new BerthError("CONFLICT", `Invalid filter 'until=${value}': give a duration (24h), Unix seconds or a time`);
+  }
+  return now - parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2] as string] as number), 0);
 }
 
 /** `docker system prune`: stopped containers, then dangling (or with `all`, unused) images. */

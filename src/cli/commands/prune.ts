@@ -4,6 +4,7 @@ import { familiarString } from "../../oci/reference.js";
 import { diskUsage, type PruneResult, pruneImages, pruneStoppedContainers, pruneSystem } from "../../verbs/prune.js";
 import type { CliContext } from "../context.js";
 import { printFormatted } from "../output.js";
+import { collect } from "./options.js";
 
 /** docker asks before pruning unless -f; an answer other than y/yes (or no answer) cancels. */
 async function confirm(ctx: CliContext, warning: string): Promise<boolean> {
@@ -48,15 +49,18 @@ export function registerImagePrune(cmd: Command, ctx: CliContext): void {
     });
 }
 
-/** `container prune [-f]` */
+/** `container prune [-f] [--filter until=|label=|label!=]` */
 export function registerContainerPrune(cmd: Command, ctx: CliContext): void {
-  cmd.option("-f, --force", "do not prompt for confirmation").action(async (opts) => {
-    if (!opts.force && !(await confirm(ctx, "WARNING! This will remove all stopped containers."))) return;
-    const { ids, bytes } = pruneStoppedContainers(ctx.store());
-    let out = ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "";
-    out += `Total reclaimed space: ${humanSizeWithPrecision(bytes, 4)}\n`;
-    ctx.stdout.write(out);
-  });
+  cmd
+    .option("-f, --force", "do not prompt for confirmation")
+    .option("--filter <filter>", "only these: until=24h, label=KEY[=VALUE], label!=KEY[=VALUE]", collect, [])
+    .action(async (opts) => {
+      if (!opts.force && !(await confirm(ctx, "WARNING! This will remove all stopped containers."))) return;
+      const { ids, bytes } = pruneStoppedContainers(ctx.store(), { filters: opts.filter });
+      let out = ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "";
+      out += `Total reclaimed space: ${humanSizeWithPrecision(bytes, 4)}\n`;
+      ctx.stdout.write(out);
+    });
 }
 
 /** `system prune [-a] [-f]` */
