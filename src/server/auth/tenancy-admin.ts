@@ -165,8 +165,7 @@ export class TenancyAdmin {
   async createToken(user: string, scopes: readonly CredentialScope[], expiresInMs?: number): Promise<CreatedToken> {
     if (scopes.length === 0) throw usage("a token needs at least one --scope REPO:ACTIONS (e.g. alice/app:pull)");
     if (!(await this.store.user(user))) throw new BerthError("NOT_FOUND", `no user "${user}": add it with user add`);
-    const created = await this.issueCredential(user, "robot", scopes, expiresInMs);
-    return created;
+    return this.issueCredential(user, "robot", scopes, expiresInMs);
   }
 
   /** Stores a new credential's hash and returns its only clear copy. */
