@@ -112,6 +112,15 @@ export class TokenSigner {
     this.keyId = libtrustKeyId(this.publicKey);
   }
 
+  /**
+   * The public key as a JSON Web Key Set, so another registry (Distribution 3's
+   * `auth.token.jwks`, any JWT library) can trust this token service without a certificate.
+   */
+  jwks(): { keys: Record<string, unknown>[] } {
+    const jwk = this.publicKey.export({ format: "jwk" });
+    return { keys: [{ ...jwk, kid: this.keyId, alg: "ES256", use: "sig" }] };
+  }
+
   static open(root: string, issuer: string, audience: string): TokenSigner {
     return new TokenSigner(loadOrCreateKey(root), issuer, audience);
   }

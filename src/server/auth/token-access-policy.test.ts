@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
+import { createLocalJWKSet, jwtVerify } from "jose";
 import type { Principal } from "../access.js";
 import { TokenSigner } from "./jwt.js";
 import { parseCredentialScope } from "./tenancy-admin.js";
@@ -279,6 +280,22 @@ test("the catalog lists only what the caller may pull", async () => {
   assert.deepEqual((await policy.catalog(bob, names)).visible, ["acme/new", "acme/newer", "alice/pub", "bob/x"]);
   const admin = await principal(basic("admin", ADMIN_PASSWORD));
   assert.deepEqual((await policy.catalog(admin, names)).visible, names);
+});
+
+test("the public key is published as a JWKS that verifies the service's tokens", async () => {
+  const res = await fetch(`${base}/token/jwks.json`);
+  assert.equal(res.status, 200);
+  const set = (await res.json()) as { keys: { kid: string; kty: string; crv: string; d?: string }[] };
+  assert.equal(set.keys.length, 1);
+  assert.equal(set.keys[0]?.kty, "EC");
+  assert.equal(set.keys[0]?.crv, "P-256");
+  assert.equal(set.keys[0]?.d, undefined); // never the private part
+  const jwt = await token(["repository:alice/pub:pull"]);
+  const { payload } = await jwtVerify(jwt, createLocalJWKSet(set as Parameters<typeof createLocalJWKSet>[0]), {
+    issuer: "berth",
+    audience: "berth-test",
+  });
+  assert.equal(payload.iss, "berth");
 });
 
 test("the challenge names realm, service and scope", () => {

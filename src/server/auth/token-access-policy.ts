@@ -3,7 +3,7 @@ import { formatChallenge } from "../../oci/distribution.js";
 import type { AccessPolicy, Authentication, Principal, RepositoryAction } from "../access.js";
 import { ADMIN_PREFIX, type AdminCaller, handleAdminRequest } from "./admin-api.js";
 import { Authority, type Identity } from "./authority.js";
-import { parseBasic, parseBearer, sendError } from "./http.js";
+import { parseBasic, parseBearer, sendError, sendJson } from "./http.js";
 import { type AccessEntry, type TokenClaims, TokenSigner } from "./jwt.js";
 import { intersect, limitToScope } from "./permissions.js";
 import { SqliteTenancyStore } from "./sqlite-tenancy-store.js";
@@ -25,6 +25,8 @@ import { handleTokenRequest } from "./token-endpoint.js";
  */
 
 export const TOKEN_PATH = "/token";
+/** The token service's public key set (JWKS). */
+export const JWKS_PATH = "/token/jwks.json";
 
 export interface TokenAccessOptions {
   /** The registry root; `auth.db` and the signing key live there. */
@@ -173,6 +175,10 @@ export class TokenAccessPolicy implements AccessPolicy {
         req,
         res,
       );
+      return true;
+    }
+    if (path === JWKS_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      sendJson(res, 200, this.signer.jwks(), { "Cache-Control": "max-age=300" });
       return true;
     }
     if (path.startsWith(ADMIN_PREFIX)) {
