@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -153,6 +154,43 @@ test("registry killed in the middle of a pull: the rerun continues the layer wit
   const pushedId = JSON.parse(ok(berth(root, ["inspect", "--format", "{{json .Id}}", image]), "inspect")) as string;
   const pulledId = JSON.parse(ok(berth(pullRoot, ["inspect", "--format", "{{json .Id}}", image]), "inspect")) as string;
   assert.equal(pulledId, pushedId);
+});
+
+test("berth killed (-9) in the middle of a pull: the next pull takes over its partial layer", async (t) => {
+  const { dir, reg, proxy, image, root } = await setup("pull-kill", 1, 48 * MiB);
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  ok(await berthAsync(root, ["push", image]), "push");
+  proxy.log.length = 0;
+  const pullRoot = join(dir, "pull-root");
+  const isBlob = (e: ProxyEntry) => e.method === "GET" && /\/blobs\/sha256:/.test(e.url);
+  let child: ChildProcess | undefined;
+  proxy.hooks.onProgress = (e, phase) => {
+    if (child && phase === "response-data" && isBlob(e) && e.received >= 20 * MiB) {
+      child.kill("SIGKILL");
+      child = undefined;
+    }
+  };
+  const first = await berthAsync(pullRoot, ["pull", image], {
+    onSpawn: (c) => {
+      child = c;
+    },
+  });
+  assert.equal(first.signal, "SIGKILL");
+  proxy.hooks.onProgress = undefined;
+  proxy.log.length = 0;
+  ok(await berthAsync(pullRoot, ["pull", image]), "rerun");
+  const fetched = proxy.log.filter((e) => isBlob(e) && e.received > 1000);
+  assert.equal(fetched.length, 1);
+  assert.match(fetched[0]?.range ?? "", /^bytes=\d+-$/, "the rerun continued with Range");
+  assert.ok(proxy.bytesReceived(isBlob) <= 48 * MiB - 8 * MiB, `downloaded ${proxy.bytesReceived(isBlob)} again`);
+  assert.deepEqual(corruptBlobs(pullRoot), []);
+  assert.deepEqual(
+    fs.readdirSync(join(pullRoot, "tmp")).filter((n) => n.includes("partial")),
+    [],
+  );
 });
 
 for (const gzip of [false, true]) {

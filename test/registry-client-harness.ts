@@ -388,8 +388,8 @@ export async function tarOf(files: Record<string, Buffer>): Promise<Buffer> {
 export function berthAsync(
   root: string,
   args: readonly string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+  opts: { input?: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string; signal?: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BERTH, "--root", root, ...args], {
       env: { ...process.env, ...opts.env },
@@ -404,6 +404,7 @@ export function berthAsync(
       stderr += c.toString();
     });
     child.stdin.end(opts.input ?? "");
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    opts.onSpawn?.(child);
+    child.on("close", (code, signal) => resolve({ code: code ?? -1, stdout, stderr, signal }));
   });
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -38,15 +39,15 @@ const BAD_CONTENT = new Set(["DIGEST_MISMATCH", "SIZE_MISMATCH", "INVALID_ARCHIV
  */
 export async function downloadLayer(opts: DownloadOptions): Promise<StagedBlob> {
   const store = opts.lease.store;
-  const partial = join(store.root, "tmp", `partial-${digestAlgorithm(opts.digest)}-${digestHex(opts.digest)}`);
+  const tmp = join(store.root, "tmp");
+  const key = `partial-${digestAlgorithm(opts.digest)}-${digestHex(opts.digest)}`;
+  const partial = join(tmp, key);
   // Claim the partial file by renaming it to a name with our pid (so a concurrent pull of the
-  // same blob starts its own, and prune's sweep leaves it alone while we live).
-  const claimed = `${store.tempPath()}-partial`;
-  try {
-    fs.renameSync(partial, claimed);
-  } catch {
-    fs.writeFileSync(claimed, "");
-  }
+  // same blob starts its own, and prune's sweep leaves it alone while we live). A pull killed
+  // outright (kill -9) left its claim under its dead pid: that one is taken over too.
+  const claimed = join(tmp, `${process.pid}-${key}-${randomBytes(4).toString("hex")}`);
+  const leftover = [partial, ...deadClaims(tmp, key)];
+  if (!leftover.some((path) => tryRename(path, claimed))) fs.writeFileSync(claimed, "");
   let have = fs.statSync(claimed).size;
   if (have > opts.size) {
     fs.truncateSync(claimed, 0);
@@ -76,6 +77,46 @@ export async function downloadLayer(opts: DownloadOptions): Promise<StagedBlob> 
       }
     }
     throw err;
+  }
+}
+
+function tryRename(from: string, to: string): boolean {
+  try {
+    fs.renameSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Partial files of this blob claimed by processes that no longer run, largest first. */
+function deadClaims(tmp: string, key: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return [];
+  }
+  const out: { path: string; size: number }[] = [];
+  for (const name of names) {
+    const m = /^(\d+)-(.+)-[0-9a-f]{8}$/.exec(name);
+    if (!m || m[2] !== key || processAlive(Number(m[1]))) continue;
+    const path = join(tmp, name);
+    try {
+      out.push({ path, size: fs.statSync(path).size });
+    } catch {
+      // taken by another pull meanwhile
+    }
+  }
+  return out.sort((a, b) => b.size - a.size).map((c) => c.path);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
