@@ -466,6 +466,16 @@ test("a foreground run killed with -9: ps still sees the container, and stop end
   ok(["rm", "fgkill"]);
 });
 
+test("run -dit: a detached container with a terminal of its own keeps its shell alive", { skip }, async () => {
+  ok(["run", "-dit", "--name", "tty", "life/bb:1", "sh"]);
+  await until("the banner", () => b(["logs", "tty"]).stdout.includes("built-in shell"));
+  assert.equal(inspect("tty", "{{.State.Status}} {{.Config.Tty}} {{.Config.OpenStdin}}"), "running true true");
+  ok(["run", "-dt", "--name", "tty2", "life/bb:1", "sh", "-c", "tty; exit 3"]);
+  assert.equal(ok(["wait", "tty2"]), "3\n");
+  assert.match(b(["logs", "tty2"]).stdout, /\/dev\/pts\/\d+\r\n/, "a terminal: CRLF line ends, as in docker's logs");
+  ok(["rm", "-f", "tty", "tty2"]);
+});
+
 test("two starts of one container at once: it runs once", { skip }, async () => {
   ok(["create", "--name", "twice", "life/bb:1", "sh", "-c", IGNORING]);
   const starts = [0, 1].map(() => berthSpawn(root, ["start", "twice"]));

@@ -152,6 +152,11 @@ export interface RunBundleOptions {
    * is known even when this process is killed first (a detached container's supervisor).
    */
   exitFile?: string;
+  /**
+   * Give the container a terminal of its own (`script` allocates a pseudo-terminal and
+   * copies it to stdout): a detached `-t` container has no terminal of the caller's to use.
+   */
+  allocateTty?: boolean;
 }
 
 export interface BundleResult {
@@ -191,12 +196,15 @@ async function runOnce(
   const log = rt.name === "crun" ? [`--log=file:${logFile}`] : ["--log", logFile];
   const args = ["--root", state, ...log, "run", "--bundle", opts.bundle, "--pid-file", pidFile, opts.id];
   const stdio = [mode(opts.stdin), mode(opts.stdout), mode(opts.stderr)] as const;
+  const argv = opts.allocateTty
+    ? ["script", "-qefc", [rt.path, ...args].map(shellQuote).join(" "), "/dev/null"]
+    : [rt.path, ...args];
   const child = opts.exitFile
-    ? spawn("/bin/sh", ["-c", RECORD_EXIT, "sh", rt.path, ...args], {
+    ? spawn("/bin/sh", ["-c", RECORD_EXIT, "sh", ...argv], {
         stdio: [...stdio],
         env: { ...process.env, BERTH_EXIT_FILE: opts.exitFile },
       })
-    : spawn(rt.path, args, { stdio: [...stdio] });
+    : spawn(argv[0] as string, argv.slice(1), { stdio: [...stdio] });
   if (opts.stdin && opts.stdin !== "inherit" && child.stdin) {
     opts.stdin.pipe(child.stdin);
     child.stdin.on("error", () => undefined); // the container may exit without reading it all
@@ -247,6 +255,10 @@ async function runOnce(
 /** Runs the runtime, then writes its exit status to $BERTH_EXIT_FILE (atomically) and exits with it. */
 const RECORD_EXIT =
   '"$@"; code=$?; echo "$code" > "$BERTH_EXIT_FILE.tmp" && mv -f "$BERTH_EXIT_FILE.tmp" "$BERTH_EXIT_FILE"; exit "$code"';
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
 
 function mode(s: StdioSpec | undefined): "pipe" | "inherit" | "ignore" {
   return s === "inherit" ? "inherit" : s ? "pipe" : "ignore";

@@ -287,6 +287,8 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
       bundle: containerDir,
       id,
       ...(opts.keepExitStatus ? { exitFile } : {}),
+      // a -t container started without the caller's terminal (detached) gets one of its own
+      allocateTty: oci.process.terminal === true && opts.stdout !== "inherit",
       runtimes: search.candidates,
       stateRoot: spec.stateRoot ?? defaultStateRoot(),
       stdin: opts.stdin ?? null,
@@ -330,6 +332,7 @@ export function exitStatusFile(containerDir: string): string {
 /** The part of config.json a launch reads back (the file is berth's own, still checked). */
 const ociProcessSchema = z.object({
   process: z.object({
+    terminal: z.boolean().optional(),
     args: z.array(z.string()).min(1),
     env: z.array(z.string()),
     cwd: z.string(),

@@ -22,12 +22,6 @@ export function registerRun(cmd: Command, ctx: CliContext): void {
       try {
         const options = runOptions(command, opts, ctx);
         if (opts.detach) {
-          if (options.tty) {
-            throw new BerthError(
-              "UNSUPPORTED",
-              "berth cannot keep a terminal for a detached container yet: run -d without -t, or -it in the foreground",
-            );
-          }
           const store = ctx.store();
           const created = await createContainer(store, image, { ...options, detach: true });
           const report = await startDetached(store, created.id, { berth: berthCommand(), autoRemove: options.rm });
