@@ -9,7 +9,7 @@ import {
   VISIBILITIES,
   type Visibility,
 } from "./permissions.js";
-import { hashSecret, newPassword, newToken } from "./secrets.js";
+import { hashSecret, newPassword, newToken, parseToken } from "./secrets.js";
 import type { CredentialRecord, CredentialScope, TenancyStore, UserRecord } from "./tenancy-store.js";
 
 /**
@@ -38,6 +38,9 @@ export function checkPassword(user: string, password: string): void {
   if (password.length < MIN_PASSWORD) {
     throw usage(`the password for user "${user}" is too short: use at least ${MIN_PASSWORD} characters`);
   }
+  // a login with such a password would be taken for an access token
+  if (parseToken(password))
+    throw usage(`the password for user "${user}" has the form of an access token: choose another`);
 }
 
 export function parseRole(text: string): Role {
