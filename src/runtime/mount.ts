@@ -132,7 +132,7 @@ function volatileSupported(): boolean {
 
 /** Unmounts `target` when something is mounted there; a busy mount is detached (lazy). */
 export function unmount(target: string): void {
-  const abs = resolve(target);
+  const abs = realPath(target);
   if (!isMountPoint(abs)) return;
   const calls = mountCalls();
   if (calls) {
@@ -149,14 +149,26 @@ export function unmount(target: string): void {
   }
 }
 
+/**
+ * The path as mountinfo shows it: the kernel records a mount point with its symlinks resolved,
+ * so a store reached through a symlink (--root link/root) must be compared by its real path.
+ */
+function realPath(path: string): string {
+  try {
+    return fs.realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
 /** Whether `path` (absolute) is a mount point in this process's namespace. */
 export function isMountPoint(path: string): boolean {
-  return mountPoints().has(path);
+  return mountPoints().has(realPath(path));
 }
 
 /** Every mount point under `dir` (absolute), deepest first: what to unmount before removing it. */
 export function mountsUnder(dir: string): string[] {
-  const prefix = `${resolve(dir)}/`;
+  const prefix = `${realPath(dir)}/`;
   return [...mountPoints()].filter((m) => m.startsWith(prefix)).sort((a, b) => b.length - a.length);
 }
 

@@ -108,8 +108,9 @@ export async function prepareRootfs(
   opts: PrepareOptions = {},
 ): Promise<Rootfs> {
   const layers = layerRefs(image);
-  const path = join(containerDir, "rootfs");
-  fs.mkdirSync(path, { recursive: true, mode: 0o755 });
+  // the real path: runc refuses a root file system reached through a symlink (--root link)
+  fs.mkdirSync(join(containerDir, "rootfs"), { recursive: true, mode: 0o755 });
+  const path = fs.realpathSync(join(containerDir, "rootfs"));
   if (driver === "overlay") {
     if (!overlaySupported()) {
       throw new BerthError(
