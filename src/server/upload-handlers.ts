@@ -1,4 +1,4 @@
-import type { DigestAlgorithm } from "../oci/digest.js";
+import { type DigestAlgorithm, digestAlgorithm } from "../oci/digest.js";
 import { authorize, type Call, created } from "./call.js";
 import { exactly, hasBody, send } from "./http.js";
 import type { UploadSession } from "./metadata.js";
@@ -40,7 +40,8 @@ export async function startUpload(call: Call, name: string): Promise<void> {
     const digest = requestDigest(digestText);
     // a single-POST upload; without a body (and not the empty blob) it is a session to PUT into
     if (hasBody(call.req) || digest === EMPTY_SHA256) {
-      const session = await registry.uploads.start(name, algorithm);
+      // hash with the digest's own algorithm from the first byte (no second pass for sha512)
+      const session = await registry.uploads.start(name, digestAlgorithm(digest));
       try {
         const size = await registry.uploads.append(session, 0, call.req as AsyncIterable<Buffer>, true);
         const r = await registry.uploads.finish(session, size, digest);
