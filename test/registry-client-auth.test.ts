@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
-import { berthAsync, Distribution, htpasswdFile, makeTlsFiles } from "./registry-client-harness.js";
+import { berthAsync, Distribution, htpasswdFile, makeTlsFiles, ok } from "./registry-client-harness.js";
 import { TokenServer } from "./registry-client-token-server.js";
 
 /**
@@ -20,11 +20,6 @@ before(() => {
   rootfsTar = busyboxRootfsTar(join(work, "bb"));
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 /** An error is one line, names the image, carries the registry's code, and exits non-zero. */
 function failsWith(r: { code: number; stdout: string; stderr: string }, image: string, code: string): void {

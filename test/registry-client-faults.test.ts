@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, type TestContext, test } from "node:test";
 import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
 import {
   berthAsync,
   CountingProxy,
   Distribution,
+  ok,
   type ProxyEntry,
   randomImageArchive,
 } from "./registry-client-harness.js";
@@ -29,17 +30,16 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 /** Quick failure when the registry is gone, so the test need not wait through the default backoff. */
 const FAST = { BERTH_REGISTRY_ATTEMPTS: "2", BERTH_REGISTRY_BACKOFF_MS: "20" };
 
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
 const isUpload = (e: ProxyEntry) => (e.method === "PATCH" || e.method === "PUT") && e.url.includes("/blobs/uploads/");
 
-async function setup(name: string, layers: number, layerBytes: number, gzip = false) {
+async function setup(t: TestContext, name: string, layers: number, layerBytes: number, gzip = false) {
   const dir = join(work, name);
   const reg = await Distribution.start(join(dir, "registry"));
   const proxy = await new CountingProxy(reg.port).listen();
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
   const image = `${proxy.host}/faults/${name}:1`;
   const root = join(dir, "root");
   ok(berth(root, ["load", "-i", await randomImageArchive(dir, { name: image, layers, layerBytes, gzip })]), "load");
@@ -47,11 +47,7 @@ async function setup(name: string, layers: number, layerBytes: number, gzip = fa
 }
 
 test("registry killed between two chunks of a push: the rerun resumes that upload where it stopped", async (t) => {
-  const { reg, proxy, image, root } = await setup("push-chunk", 3, 8 * MiB);
-  t.after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const { reg, proxy, image, root } = await setup(t, "push-chunk", 3, 8 * MiB);
   // one blob at a time, 2 MiB chunks: each layer (8 MiB and a tar header) takes 5 PATCHes; kill
   // the registry as it accepts the 7th (layer 2, half way), before berth hears the answer
   const env = { ...FAST, BERTH_MAX_CONCURRENT_UPLOADS: "1", BERTH_UPLOAD_CHUNK_SIZE: String(2 * MiB) };
@@ -83,11 +79,7 @@ test("registry killed between two chunks of a push: the rerun resumes that uploa
 });
 
 test("registry killed in the middle of a push chunk: complete blobs are not sent again", async (t) => {
-  const { reg, proxy, image, root } = await setup("push-mid", 3, 8 * MiB);
-  t.after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const { reg, proxy, image, root } = await setup(t, "push-mid", 3, 8 * MiB);
   const env = { ...FAST, BERTH_MAX_CONCURRENT_UPLOADS: "1", BERTH_UPLOAD_CHUNK_SIZE: String(4 * MiB) };
   // 13 MiB: the first layer (8 MiB) is whole, the second is half way through its second chunk
   let killed = false;
@@ -113,11 +105,7 @@ test("registry killed in the middle of a push chunk: complete blobs are not sent
 });
 
 test("registry killed in the middle of a pull: the rerun continues the layer with a Range request", async (t) => {
-  const { dir, reg, proxy, image, root } = await setup("pull", 1, 48 * MiB, true);
-  t.after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const { dir, reg, proxy, image, root } = await setup(t, "pull", 1, 48 * MiB, true);
   ok(await berthAsync(root, ["push", image]), "push");
   const layerSize = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
   proxy.log.length = 0;
@@ -157,11 +145,7 @@ test("registry killed in the middle of a pull: the rerun continues the layer wit
 });
 
 test("berth killed (-9) in the middle of a pull: the next pull takes over its partial layer", async (t) => {
-  const { dir, reg, proxy, image, root } = await setup("pull-kill", 1, 48 * MiB);
-  t.after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const { dir, proxy, image, root } = await setup(t, "pull-kill", 1, 48 * MiB);
   ok(await berthAsync(root, ["push", image]), "push");
   proxy.log.length = 0;
   const pullRoot = join(dir, "pull-root");
@@ -195,11 +179,7 @@ test("berth killed (-9) in the middle of a pull: the next pull takes over its pa
 
 for (const gzip of [false, true]) {
   test(`a corrupted ${gzip ? "gzip'd" : "plain"} layer from the registry is refused and nothing is stored`, async (t) => {
-    const { dir, reg, proxy, image, root } = await setup(`corrupt-${gzip ? "gz" : "tar"}`, 2, 256 * 1024, gzip);
-    t.after(async () => {
-      await proxy.close();
-      await reg.stop();
-    });
+    const { dir, proxy, image, root } = await setup(t, `corrupt-${gzip ? "gz" : "tar"}`, 2, 256 * 1024, gzip);
     ok(await berthAsync(root, ["push", image]), "push");
     const pullRoot = join(dir, "pull-root");
     // the store already holds something: it must be exactly as it was afterwards
@@ -231,11 +211,7 @@ for (const gzip of [false, true]) {
 }
 
 test("5xx and 429 are retried (Retry-After honoured); a 404 is not", async (t) => {
-  const { dir, reg, proxy, image, root } = await setup("retry", 1, 1000);
-  t.after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const { dir, proxy, image, root } = await setup(t, "retry", 1, 1000);
   ok(await berthAsync(root, ["push", image]), "push");
   proxy.log.length = 0;
   let failing = 2;

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -407,4 +408,10 @@ export function berthAsync(
     opts.onSpawn?.(child);
     child.on("close", (code, signal) => resolve({ code: code ?? -1, stdout, stderr, signal }));
   });
+}
+
+/** The command's stdout, after checking that it succeeded (its output in the message when not). */
+export function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
+  return r.stdout;
 }

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
-import { Distribution, randomImageArchive } from "./registry-client-harness.js";
+import { Distribution, ok, randomImageArchive } from "./registry-client-harness.js";
 
 /**
  * Round trips against CNCF Distribution with no auth: berth → registry → docker/skopeo, and
@@ -23,11 +23,6 @@ after(async () => {
   for (const img of [`${reg.host}/bb:1`, `${reg.host}/fromdocker:1`]) sh(DOCKER, ["rmi", "-f", img]);
   fs.rmSync(work, { recursive: true, force: true });
 });
-
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 test("berth push, then skopeo and docker pull the same digest and docker runs it", () => {
   const root = join(work, "push-root");

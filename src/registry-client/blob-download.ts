@@ -7,7 +7,7 @@ import { type BlobWriter, ingestLayer, type StagedBlob } from "../image/layer-in
 import { type Digest, digestAlgorithm, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { copyVerified, verifyBytes } from "../oci/verify.js";
-import type { Lease } from "../store/local-store.js";
+import { type Lease, processAlive } from "../store/local-store.js";
 import { type RegistryClient, readLimited } from "./registry-client.js";
 
 export interface DownloadOptions {
@@ -109,15 +109,6 @@ function deadClaims(tmp: string, key: string): string[] {
     }
   }
   return out.sort((a, b) => b.size - a.size).map((c) => c.path);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Verifies as Lease.ingest does, but into our own partial file, which is then adopted. */

@@ -398,7 +398,8 @@ function writeAtomic(root: string, path: string, text: string): void {
   fs.renameSync(tmp, path);
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid runs (a lease or temp file of a dead one may go). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
