@@ -76,7 +76,7 @@ test("ps: the same rows for the same containers (image, command, state, status, 
   const r = { b: b(args), d: d(args) };
   // durations move while the commands run: only their shape is compared
   const norm = (s: string) =>
-    s.replace(/(Up|\) ) (Less than a second|About a minute|\d+ \w+)/g, "$1 <duration>").replace(/ ago/g, "");
+    s.replace(/(Up|\)) (Less than a second|About a minute|\d+ \w+)/g, "$1 <duration>").replace(/ ago/g, "");
   assert.equal(norm(r.b.stdout), norm(r.d.stdout));
   const trunc = ["ps", "-a", "--filter", "name=cmpc-", "--format", "{{.Command}}|{{len .ID}}"];
   assert.equal(b(trunc).stdout, d(trunc).stdout);
