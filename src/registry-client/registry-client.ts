@@ -190,6 +190,23 @@ export class RegistryClient {
     return { bytes, mediaType: mediaTypeOf(bytes, contentType), digest };
   }
 
+  /**
+   * HEAD a manifest (spec §Checking if content exists): the digest the registry holds under
+   * `reference`, or undefined when it holds none (or does not say).
+   */
+  async manifestDigest(repo: string, reference: string, scopes: readonly Scope[]): Promise<string | undefined> {
+    const res = await this.request({
+      method: "HEAD",
+      path: `${repo}/manifests/${reference}`,
+      scopes,
+      headers: { accept: MANIFEST_ACCEPT.join(", ") },
+    });
+    await res.body.dump().catch(() => undefined);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await registryError(res, `checking manifest ${reference}`);
+    return header(res.headers, "docker-content-digest");
+  }
+
   /** PUT a manifest (spec §Pushing manifests); returns its digest, checked against the registry's. */
   async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string, what: string): Promise<Digest> {
     const res = await this.request({

@@ -6,7 +6,7 @@ import { MediaType } from "../oci/media-types.js";
 import { formatReference, fullName, parseReference, type Reference } from "../oci/reference.js";
 import { uploadBlob } from "../registry-client/blob-upload.js";
 import { Registries } from "../registry-client/registries.js";
-import type { RegistryClient } from "../registry-client/registry-client.js";
+import { pushScope, type RegistryClient } from "../registry-client/registry-client.js";
 import type { RegistryConfig } from "../registry-client/registry-config.js";
 import type { RetryListener } from "../registry-client/transport.js";
 import { addRepoDigest, namesHoldingBlob, resolveImage, tagsOfRepository, tryResolve } from "../store/image-records.js";
@@ -96,6 +96,13 @@ async function pushImage(
   const journalDir = join(store.root, "tmp");
   const blobs = [...image.manifest.layers, image.manifest.config];
   for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
+  // Already there under this name: a registry accepts a manifest only once the blobs it names
+  // are in the repository, so nothing else need be asked (one request instead of one per blob).
+  if ((await client.manifestDigest(ref.path, reference, [pushScope(ref.path)])) === image.record.manifest) {
+    for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Layer already exists" });
+    addRepoDigest(store, `${fullName(ref)}@${image.record.manifest}`, image.record.id);
+    return image.record.manifest;
+  }
   await mapLimit(blobs, opts.registry.maxConcurrentUploads, async (desc) => {
     const id = shortId(desc.digest);
     const isLayer = desc !== image.manifest.config;
