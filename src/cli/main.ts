@@ -125,7 +125,10 @@ export async function main(io: Io): Promise<number> {
     [program, true],
     [containerCmd, false],
   ] as const) {
-    registerPs((top ? parent.command("ps") : parent.command("ls").alias("list")).description("list containers"), ctx);
+    registerPs(
+      (top ? parent.command("ps") : parent.command("ls").alias("list").alias("ps")).description("list containers"),
+      ctx,
+    );
     registerCreate(parent.command("create").description("create a new container"), ctx);
     registerStart(parent.command("start").description("start one or more stopped containers"), ctx);
     registerStop(parent.command("stop").description("stop one or more running containers"), ctx);
