@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { BERTH, berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
 import { Distribution, ok, randomImageArchive } from "./registry-client-harness.js";
 
 /**
@@ -203,4 +203,25 @@ test("manifest push: stored images of two platforms become one index, their imag
   const dup = berth(root, ["manifest", "push", `${reg.host}/idx:2`, names[0] as string, names[0] as string]);
   assert.notEqual(dup.code, 0);
   assert.match(dup.stderr, /an index holds one image per platform/);
+});
+
+const ESC = String.fromCharCode(27);
+
+test("progress: on a terminal a redrawn bar per layer with bytes and speed; plain lines otherwise", async () => {
+  const root = join(work, "tty-src");
+  const name = `${reg.host}/tty/app:1`;
+  ok(berth(root, ["load", "-i", await randomImageArchive(work, { name, layers: 2, layerBytes: 8 << 20 })]), "load");
+  const cmd = (args: string) => `stty rows 40 cols 120; ${process.execPath} ${BERTH} --root ${args}`;
+  const pushed = must("script", ["-qc", cmd(`${root} push ${name}`), "/dev/null"]);
+  assert.ok(pushed.includes(`${ESC}[`), "escape sequences redraw the lines");
+  assert.match(pushed, /[0-9a-f]{12}: Pushing \[=*>? *\] +[\d.]+MB\/8\.39MB/);
+  assert.match(pushed, /[0-9a-f]{12}: Pushed/);
+  const pulled = must("script", ["-qc", cmd(`${join(work, "tty-dst")} pull ${name}`), "/dev/null"]);
+  assert.match(pulled, /[0-9a-f]{12}: Downloading \[=*>? *\] +[\d.]+MB\/8\.39MB/);
+  assert.match(pulled, /[0-9a-f]{12}: Pull complete/);
+  assert.match(pulled, /Status: Downloaded newer image for /);
+  // the same without a terminal: one plain line per status change, no bars
+  const plain = ok(berth(join(work, "tty-plain"), ["pull", name]), "plain pull");
+  assert.ok(!plain.includes(ESC) && !plain.includes("Downloading"), plain);
+  assert.equal((plain.match(/: Pull complete\n/g) ?? []).length, 2);
 });

@@ -29,7 +29,9 @@ export class TransferView {
     private readonly out: Writable & { isTTY?: boolean },
     private readonly quiet = false,
   ) {
-    this.log = out.isTTY && !quiet ? createLogUpdate(out as NodeJS.WriteStream) : undefined;
+    // A terminal of no size (a pty nobody sized) would clip every frame away: plain lines then.
+    const tty = out.isTTY === true && ((out as NodeJS.WriteStream).rows ?? 0) > 0;
+    this.log = tty && !quiet ? createLogUpdate(out as NodeJS.WriteStream) : undefined;
   }
 
   /** A line above the layer rows ("latest: Pulling from library/nginx"). */
