@@ -103,6 +103,8 @@ test("inspect: the same Config, and docker's State and top-level fields", { skip
     const missing = Object.keys(theirs).filter((k) => !(k in ours));
     assert.deepEqual(missing, [], "every top-level field docker has");
   }
+  const sizes = ["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "cmpc-x"];
+  assert.equal(b(sizes).stdout, d(sizes).stdout, "inspect -s: the same read/write and total sizes");
 });
 
 test("logs: the same lines on the same streams; --tail", { skip }, () => {

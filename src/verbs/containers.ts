@@ -208,8 +208,13 @@ function goTime(ms: number | undefined): string {
 }
 
 /** `docker container inspect`: the fields of types.ContainerJSON that mean something here. */
-export function inspectContainer(store: LocalStore, c: ContainerRecord): Record<string, unknown> {
+export function inspectContainer(
+  store: LocalStore,
+  c: ContainerRecord,
+  want: { size?: boolean } = {},
+): Record<string, unknown> {
   const now = refreshContainer(store, c);
+  const sizes = want.size ? summarize(store, now, Date.now(), true) : undefined;
   const s = now.spec;
   const dir = containerDirOf(store, now.id);
   const running = now.state === "running";
@@ -281,6 +286,7 @@ export function inspectContainer(store: LocalStore, c: ContainerRecord): Record<
       RW: !b.readonly,
       Propagation: "rprivate",
     })),
+    ...(sizes ? { SizeRw: sizes.SizeRw, SizeRootFs: sizes.SizeRootFs } : {}),
     Config: s.config ?? null,
     NetworkSettings: {
       Bridge: "",

@@ -17,7 +17,7 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
     .argument("<names...>", "objects to inspect")
     .option("-f, --format <format>", "format the output using a Go template")
     .option("--type <type>", "only look for this type of object (container or image)")
-    .option("-s, --size", "display total file sizes (accepted for compatibility)")
+    .option("-s, --size", "display total file sizes (containers: SizeRw and SizeRootFs)")
     .action((names, opts) => {
       if (opts.type && opts.type !== "image" && opts.type !== "container") {
         throw new BerthError(
@@ -31,7 +31,7 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
       for (const name of names) {
         try {
           const container = type === "image" ? undefined : lookupContainer(ctx, name);
-          if (container) found.push(inspectContainer(ctx.store(), container));
+          if (container) found.push(inspectContainer(ctx.store(), container, { size: opts.size === true }));
           else if (type === "container") errors.push(`No such container: ${name}`);
           else found.push(inspectImage(ctx.store(), name));
         } catch (err) {
