@@ -154,9 +154,26 @@ test("token auth: anonymous pulls of public repositories, logins for the rest, r
     "UNAUTHORIZED",
   );
   ok(await berthAsync(root, ["login", "-u", "carol", "--password-stdin", reg.host], { env, input: "pa55" }), "login");
+  // login kept the realm's refresh token (docker's identitytoken), not the password
+  const config = fs.readFileSync(join(env.DOCKER_CONFIG, "config.json"), "utf8");
+  assert.match(config, /"identitytoken": "refresh-carol-/);
+  assert.ok(
+    !Buffer.from(/"auth": "([^"]*)"/.exec(config)?.[1] ?? "", "base64")
+      .toString()
+      .includes("pa55"),
+  );
   ok(await berthAsync(root, ["push", pub], { env }), "push");
+  assert.ok(tokens.refreshGrants > 0, "tokens came through the refresh-token grant");
   const granted = tokens.issued.filter((i) => i.user === "carol").flatMap((i) => i.access);
   assert.ok(granted.includes(`repository:public/app:pull,push`), JSON.stringify(granted));
+
+  // another repository: the blob is mounted from the first, with a token widened to both
+  ok(await berthAsync(root, ["tag", pub, `${reg.host}/public/app2:1`]), "tag");
+  const n0 = tokens.issued.length;
+  const mounted = ok(await berthAsync(root, ["push", `${reg.host}/public/app2:1`], { env }), "push app2");
+  assert.match(mounted, /: Mounted from public\/app$/m);
+  const widened = tokens.issued.slice(n0).map((i) => i.access.sort().join(" "));
+  assert.ok(widened.includes("repository:public/app2:pull,push repository:public/app:pull"), JSON.stringify(widened));
 
   // anonymous: a token with no login, pull only
   const before = tokens.issued.length;

@@ -70,9 +70,29 @@ export class TokenServer {
     await new Promise((r) => this.server.close(r));
   }
 
+  /** Refresh tokens handed out (docker's identitytoken), by token. */
+  private readonly refreshTokens = new Map<string, string>();
+  /** Requests that used a refresh token (OAuth2 POST) rather than a password. */
+  refreshGrants = 0;
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     let user: string | null = null;
+    if (req.method === "POST") {
+      // oauth.md: grant_type=refresh_token with the token login received
+      let body = "";
+      for await (const c of req) body += (c as Buffer).toString();
+      const form = new URLSearchParams(body);
+      const owner = this.refreshTokens.get(form.get("refresh_token") ?? "");
+      if (form.get("grant_type") !== "refresh_token" || !owner) {
+        res.writeHead(401, { "content-type": "application/json" });
+        res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "invalid refresh token" }] }));
+        return;
+      }
+      this.refreshGrants++;
+      for (const s of (form.get("scope") ?? "").split(" ").filter(Boolean)) url.searchParams.append("scope", s);
+      user = owner;
+    }
     const auth = req.headers.authorization;
     if (auth?.startsWith("Basic ")) {
       const [name, ...rest] = Buffer.from(auth.slice(6), "base64").toString().split(":");
@@ -117,6 +137,19 @@ export class TokenServer {
     this.issued.push({ user, access: access.map((a) => `${a.type}:${a.name}:${a.actions.join(",")}`) });
     res.writeHead(200, { "content-type": "application/json" });
     // the reply claims a long life even for the expired token: the client learns from the 401
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    let refresh: string | undefined;
+    if (user && url.searchParams.get("offline_token") === "true") {
+      refresh = `refresh-${user}-${Math.random().toString(36).slice(2)}`;
+      this.refreshTokens.set(refresh, user);
+    }
+    res.end(
+      JSON.stringify({
+        token,
+        access_token: token,
+        expires_in: 300,
+        issued_at: new Date().toISOString(),
+        ...(refresh ? { refresh_token: refresh } : {}),
+      }),
+    );
   }
 }

@@ -12,7 +12,7 @@ import {
 } from "../src/registry-client/registry-config.js";
 import { parseRetryAfter } from "../src/registry-client/transport.js";
 import { loginDomain } from "../src/verbs/login.js";
-import { tempDir } from "./helpers.js";
+import { berth, tempDir } from "./helpers.js";
 
 /** The registry client's pure parts: names, insecure hosts, Retry-After, docker's config.json. */
 
@@ -96,4 +96,15 @@ test("config.json: docker's entries are read (auth, identitytoken, URL keys), wr
   fs.writeFileSync(join(dir, "config.json"), '{"auths": []}');
   assert.throws(() => store.get("x"), /not a valid docker config file/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("Docker Hub names go to registry-1.docker.io (no network here: the error names it)", () => {
+  const r = berth(tempDir("rc-hub"), ["pull", "nginx"], { env: { BERTH_REGISTRY_ATTEMPTS: "1" } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout, /^Using default tag: latest$/m);
+  assert.match(
+    r.stderr,
+    /^Error: pulling docker\.io\/library\/nginx:latest: cannot reach registry registry-1\.docker\.io/,
+  );
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1);
 });
