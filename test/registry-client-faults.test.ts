@@ -78,6 +78,27 @@ test("registry killed between two chunks of a push: the rerun resumes that uploa
   assert.match(check, /Status: Downloaded newer image/);
 });
 
+test("a connection reset during a chunk: the push asks the registry where it stands and goes on", async (t) => {
+  const { proxy, image, root } = await setup(t, "push-reset", 1, 8 * MiB);
+  const env = { BERTH_UPLOAD_CHUNK_SIZE: String(2 * MiB), BERTH_REGISTRY_BACKOFF_MS: "20" };
+  let patches = 0;
+  proxy.hooks.onRequest = (req) => {
+    if (req.method === "PATCH" && ++patches === 3) {
+      req.socket.destroy(); // the third chunk never reaches the registry
+      return true;
+    }
+    return false;
+  };
+  const out = ok(await berthAsync(root, ["push", image], { env }), "push through a reset");
+  assert.match(out, /: Pushed$/m);
+  const asked = proxy.log.filter((e) => e.method === "GET" && e.url.includes("/blobs/uploads/"));
+  assert.equal(asked.length, 1, "one status request after the reset");
+  const sent = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
+  // 8 MiB and a tar header went once: nothing before the cut chunk was sent twice
+  assert.ok(sent <= 8 * MiB + 4096, `sent ${sent}`);
+  ok(await berthAsync(`${root}-check`, ["pull", image]), "pull back");
+});
+
 test("registry killed in the middle of a push chunk: complete blobs are not sent again", async (t) => {
   const { reg, proxy, image, root } = await setup(t, "push-mid", 3, 8 * MiB);
   const env = { ...FAST, BERTH_MAX_CONCURRENT_UPLOADS: "1", BERTH_UPLOAD_CHUNK_SIZE: String(4 * MiB) };
