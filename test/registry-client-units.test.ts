@@ -95,6 +95,8 @@ test("config.json: docker's entries are read (auth, identitytoken, URL keys), wr
   assert.deepEqual(store.get("new.example:5000"), { username: "cy", password: "x" });
   fs.writeFileSync(join(dir, "config.json"), '{"auths": []}');
   assert.throws(() => store.get("x"), /not a valid docker config file/);
+  fs.writeFileSync(join(dir, "config.json"), "{ not json");
+  assert.throws(() => store.get("x"), /not a valid docker config file/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -48,7 +48,13 @@ export class CredentialStore {
     } catch {
       return {};
     }
-    const parsed = configSchema.safeParse(JSON.parse(text || "{}"));
+    let json: unknown;
+    try {
+      json = JSON.parse(text || "{}");
+    } catch {
+      json = undefined;
+    }
+    const parsed = configSchema.safeParse(json);
     if (!parsed.success) {
       throw new BerthError("USAGE", `${this.path} is not a valid docker config file: fix or remove it`);
     }
