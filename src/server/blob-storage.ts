@@ -32,9 +32,10 @@ export interface BlobStorage {
   /** Streams the upload's bytes from the start (to rebuild a hash after a restart). */
   readUpload(id: string): Readable;
   /**
-   * Makes the verified upload the blob `digest` (keeping an existing copy: content addressing
-   * makes them equal) and removes the upload. Synchronous so that it can run inside the
-   * metadata's write transaction, which is what makes it safe against a concurrent GC.
+   * Makes the verified upload the blob `digest`; when the blob exists already (content
+   * addressing makes them equal) the upload is left for deleteUpload. Synchronous so that it
+   * can run inside the metadata's write transaction, which is what makes it safe against a
+   * concurrent GC.
    */
   commitUploadSync(id: string, digest: Digest): void;
   deleteUpload(id: string): Promise<void>;

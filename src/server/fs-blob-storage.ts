@@ -129,10 +129,9 @@ export class FsBlobStorage implements BlobStorage {
 
   commitUploadSync(id: string, digest: Digest): void {
     const target = this.blobPath(digest);
-    if (fs.existsSync(target)) {
-      fs.rmSync(this.uploadPath(id), { force: true });
-      return;
-    }
+    // an equal blob is already there: the upload stays for deleteUpload, outside the lock
+    // (unlinking a large file takes a while)
+    if (fs.existsSync(target)) return;
     fs.mkdirSync(join(target, ".."), { recursive: true });
     fs.renameSync(this.uploadPath(id), target);
   }

@@ -59,10 +59,9 @@ export async function collectGarbage(
   // files no row knows (a crash between rename and commit), old enough not to be a commit in progress
   const taken = new Set<string>(blobs);
   for await (const { digest, mtimeMs } of storage.listBlobs()) {
-    if (mtimeMs >= cutoff || taken.has(digest)) continue;
-    const orphan = options.dryRun
-      ? !(await metadata.blobKnown(digest))
-      : await metadata.removeIfOrphan(digest, () => storage.deleteSync(digest));
+    // a read first: the write lock (shared with the server) is taken only for real orphans
+    if (mtimeMs >= cutoff || taken.has(digest) || (await metadata.blobKnown(digest))) continue;
+    const orphan = options.dryRun || (await metadata.removeIfOrphan(digest, () => storage.deleteSync(digest)));
     if (orphan) blobs.push(digest);
   }
   const stale = new Set(await metadata.staleUploads(uploadCutoff));

@@ -92,7 +92,8 @@ export async function startRegistry(options: ListenOptions): Promise<RunningRegi
   const server = http.createServer({ keepAliveTimeout: 65_000, highWaterMark: 1 << 20 }, handler);
   // uploads of large layers take as long as they take; only the headers have a deadline
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  // above keepAliveTimeout, as node advises, so an idle keep-alive connection is never cut by it
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {

@@ -48,7 +48,9 @@ function blobStorageContract(name: string, make: () => BlobStorage) {
     await s.createUpload("u2");
     await s.append("u2", 0, chunks("hello world"), () => {});
     s.commitUploadSync("u2", d);
+    await s.deleteUpload("u2");
     assert.equal(await s.uploadSize("u2"), undefined);
+    assert.equal(await s.stat(d), 11);
     const listed: string[] = [];
     for await (const b of s.listBlobs()) listed.push(b.digest);
     assert.deepEqual(listed, [d]);

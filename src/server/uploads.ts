@@ -106,6 +106,8 @@ export class Uploads {
       this.storage.commitUploadSync(session.id, expected),
     );
     await this.metadata.deleteUpload(session.id);
+    // gone already when it became the blob; a duplicate of an existing blob is dropped here
+    await this.storage.deleteUpload(session.id);
     return result;
   }
 
