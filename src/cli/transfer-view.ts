@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import { createLogUpdate } from "log-update";
+import type { createLogUpdate } from "log-update";
 import { humanSize } from "../format/units.js";
 import type { TransferEvent } from "../verbs/transfer-events.js";
 
@@ -25,13 +25,24 @@ export class TransferView {
   private lastDraw = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
+  private constructor(
     private readonly out: Writable & { isTTY?: boolean },
-    private readonly quiet = false,
+    private readonly quiet: boolean,
+    log: ReturnType<typeof createLogUpdate> | undefined,
   ) {
+    this.log = log;
+  }
+
+  /**
+   * The view for `out`: redrawn on a terminal, plain lines otherwise. log-update (and the
+   * width tables it pulls in, ~50 ms to load) is loaded only for a terminal.
+   */
+  static async open(out: Writable & { isTTY?: boolean }, quiet = false): Promise<TransferView> {
     // A terminal of no size (a pty nobody sized) would clip every frame away: plain lines then.
     const tty = out.isTTY === true && ((out as NodeJS.WriteStream).rows ?? 0) > 0;
-    this.log = tty && !quiet ? createLogUpdate(out as NodeJS.WriteStream) : undefined;
+    if (!tty || quiet) return new TransferView(out, quiet, undefined);
+    const { createLogUpdate } = await import("log-update");
+    return new TransferView(out, quiet, createLogUpdate(out as NodeJS.WriteStream));
   }
 
   /** A line above the layer rows ("latest: Pulling from library/nginx"). */

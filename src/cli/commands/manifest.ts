@@ -1,9 +1,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { familiarName, parseReference } from "../../oci/reference.js";
 import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
-import { pushIndex } from "../../verbs/push.js";
 import type { CliContext } from "../context.js";
-import { TransferView } from "../transfer-view.js";
 
 /**
  * `manifest push TARGET IMAGE...`: one multi-platform image from stored images of different
@@ -15,7 +13,12 @@ export function registerManifestPush(cmd: Command, ctx: CliContext): void {
     .argument("<images...>", "stored images, one per platform")
     .option("-q, --quiet", "suppress verbose output")
     .action(async (target, images, opts) => {
-      const view = new TransferView(ctx.stdout, opts.quiet);
+      // loaded when used, as pull and push do: other commands need not pay for undici
+      const [{ pushIndex }, { TransferView }] = await Promise.all([
+        import("../../verbs/push.js"),
+        import("../transfer-view.js"),
+      ]);
+      const view = await TransferView.open(ctx.stdout, opts.quiet);
       view.line(`The push refers to repository [${familiarName(parseReference(target))}]`);
       const pushed = await pushIndex(ctx.store(), target, images, {
         registry: registryConfigFromEnv(ctx.env),

@@ -18,7 +18,7 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
         import("../transfer-view.js"),
       ]);
       const ref = parseReference(name);
-      const view = new TransferView(ctx.stdout, opts.quiet);
+      const view = await TransferView.open(ctx.stdout, opts.quiet);
       if (!ref.tag && !ref.digest && !opts.allTags) view.line("Using default tag: latest");
       const pulled = await pull(ctx.store(), name, {
         registry: registryConfigFromEnv(ctx.env),

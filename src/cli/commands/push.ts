@@ -17,7 +17,7 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
         import("../transfer-view.js"),
       ]);
       const ref = parseReference(name);
-      const view = new TransferView(ctx.stdout, opts.quiet);
+      const view = await TransferView.open(ctx.stdout, opts.quiet);
       if (!ref.tag && !opts.allTags) view.line("Using default tag: latest");
       view.line(`The push refers to repository [${familiarName(ref)}]`);
       const pushed = await push(ctx.store(), name, {
