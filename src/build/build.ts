@@ -86,6 +86,13 @@ export interface BuildOptions {
   secrets?: Readonly<Record<string, string>>;
   /** --platform: the target platform (TARGETPLATFORM, scratch stages, base images); default the host's. */
   platform?: PlatformSpec;
+  /**
+   * Fetches a base image into the store: called for bases the store lacks or has for another
+   * platform (and for every base with `pull`). Without it, bases must be in the store.
+   */
+  pullBase?: (name: string, platform: PlatformSpec) => Promise<void>;
+  /** --pull: fetch every base image again, even those the store has. */
+  pull?: boolean;
 }
 
 export interface BuildResult {
@@ -184,17 +191,39 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   };
   const needed = neededStages(stages, targetIndex);
   const buildArgMap = new Map(Object.entries(opts.buildArgs ?? {}));
-  const resolved: ResolvedBuild = resolveBuild(instructions, {
-    buildPlatform,
-    targetPlatform,
-    ...(opts.target ? { target: opts.target } : {}),
-    buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
-    stages: [...needed],
-    baseImage: (image) => {
-      const c = baseConfig(image);
-      return c ? { env: c.config?.Env ?? [], onBuild: c.config?.OnBuild ?? [] } : undefined;
-    },
-  });
+  /** The base images the needed stages name (after ARG expansion), with the platform each is for. */
+  const bases = new Map<string, PlatformSpec>();
+  const resolveStages = (): ResolvedBuild =>
+    resolveBuild(instructions, {
+      buildPlatform,
+      targetPlatform,
+      ...(opts.target ? { target: opts.target } : {}),
+      buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
+      stages: [...needed],
+      baseImage: (image, platform) => {
+        bases.set(image, platform === undefined ? targetPlatform : parsePlatform(platform));
+        const c = baseConfig(image);
+        return c ? { env: c.config?.Env ?? [], onBuild: c.config?.OnBuild ?? [] } : undefined;
+      },
+    });
+  let resolved = resolveStages();
+  // A base's ENV and ONBUILD shape the stages, so bases are fetched before the build is
+  // resolved again with them, as BuildKit loads their metadata first.
+  const pullBase = opts.pullBase;
+  if (pullBase) {
+    const missing = [...bases].filter(([name, platform]) => {
+      const c = baseConfig(name);
+      return opts.pull === true || !c || !platformMatches(platform, configPlatform(c));
+    });
+    for (const [name, platform] of missing) {
+      log(`#0 [internal] pulling ${name} for ${formatPlatform(platform)}`);
+      await pullBase(name, platform);
+    }
+    if (missing.length > 0) {
+      baseConfigs.clear();
+      resolved = resolveStages();
+    }
+  }
   if (resolved.unusedBuildArgs.length) {
     log(`[Warning] One or more build-args [${resolved.unusedBuildArgs.join(" ")}] were not consumed`);
   }

@@ -5,7 +5,8 @@ import { build } from "../../build/build.js";
 import { exportImage, parseOutput } from "../../build/export.js";
 import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { formatPlatform, parsePlatform } from "../../oci/platform.js";
+import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -38,7 +39,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         .default([] as string[]),
     )
     .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
-    .option("--pull", "always pull the base images (berth has no registry client yet: bases must be in the store)")
+    .option("--pull", "always pull the base images (else only those the store lacks)")
     .action(async (context, opts) => {
       if (opts.platform?.includes(",")) {
         throw new BerthError(
@@ -96,6 +97,12 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         secrets,
         epoch,
         ...(platform ? { platform } : {}),
+        pull: opts.pull === true,
+        pullBase: async (name, wanted) => {
+          // loaded when a base must be fetched: the registry client costs other builds' start-up
+          const { pull } = await import("../../verbs/pull.js");
+          await pull(ctx.store(), name, { registry: registryConfigFromEnv(ctx.env), platform: formatPlatform(wanted) });
+        },
         ...(opts.network === "host" ? { network: "host" as const } : {}),
         ...(progress ? { log: progress.log, output: progress.output } : {}),
       }).catch((err: unknown) => {
