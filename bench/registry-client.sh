@@ -105,7 +105,7 @@ cell_push() {
     local loc s e
     s=$(date +%s.%N)
     loc=$(curl -fsS -i -X POST "http://$REG/v2/raw/big/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-    curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$LAYER_FILE" "$loc&digest=$LAYER_DIGEST"
+    curl -fsS --max-time 300 -H 'Expect:' -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$LAYER_FILE" "$loc&digest=$LAYER_DIGEST"
     e=$(date +%s.%N)
     SECS=$(echo "$e - $s" | bc)
     ;;
