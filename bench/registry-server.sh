@@ -7,7 +7,7 @@
 #   bash bench/registry-server.sh            # ~6 minutes with the defaults
 #
 # Environment: BENCH_ROUNDS=3 (rounds per side), BENCH_WRK_SECONDS=8 (each wrk run),
-# BENCH_BUILD=1 (build berth first). Both servers log requests to files, as in production.
+# BENCH_BUILD=1 (build berth first), BENCH_KEEP=1 (keep both servers' data afterwards). Both servers log requests to files, as in production.
 # The machine has 2 cores, shared with the load generator (wrk/undici) and other people's work:
 # compare ratios within one run.
 set -euo pipefail
@@ -23,7 +23,7 @@ ln -sfn "$PWD/node_modules" "$OUT/berth/node_modules"
 port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 BERTH_PORT=$(port)
 DIST_PORT=$(port)
-rm -rf "$OUT/berth-root" "$OUT/dist-root"
+rm -rf "$OUT/berth-root" "$OUT/dist-root" "$OUT/berth-access.log" "$OUT/dist-access.log"
 mkdir -p "$OUT/dist-root"
 cat >"$OUT/dist.yml" <<YAML
 version: 0.1
@@ -43,7 +43,12 @@ node "$OUT/berth/bin/berth" serve --addr "127.0.0.1:$BERTH_PORT" --root "$OUT/be
 BERTH_PID=$!
 /usr/bin/docker-registry serve "$OUT/dist.yml" >"$OUT/dist-access.log" 2>&1 &
 DIST_PID=$!
-trap 'kill $BERTH_PID $DIST_PID 2>/dev/null || true' EXIT
+# the two roots hold ~3 GB after a run: removed unless BENCH_KEEP=1
+cleanup() {
+  kill $BERTH_PID $DIST_PID 2>/dev/null || true
+  [ "${BENCH_KEEP:-0}" = 1 ] || { sleep 1; rm -rf "$OUT/berth-root" "$OUT/dist-root"; }
+}
+trap cleanup EXIT
 for u in "http://127.0.0.1:$BERTH_PORT/v2/" "http://127.0.0.1:$DIST_PORT/v2/"; do
   for _ in $(seq 1 100); do curl -sf "$u" >/dev/null && break; sleep 0.1; done
 done
