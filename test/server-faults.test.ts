@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
@@ -210,4 +210,25 @@ test("the library starts a registry in process (port 0) and stops it", async () 
   await reg.close();
   await assert.rejects(request(`${reg.url}/v2/`));
   assert.ok(logged.includes(`GET /v2/lib/repo/blobs/${d} 200`), logged.join("\n"));
+});
+
+test("an open registry on a non-loopback address warns; a bad --addr is a usage error", async () => {
+  const proc = spawn(process.execPath, [BERTH, "serve", "--addr", "0.0.0.0:0", "--root", tempDir("server-warn")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  proc.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  for (const deadline = Date.now() + 20_000; !err.includes("listening on"); ) {
+    assert.ok(Date.now() < deadline, err);
+    await sleep(50);
+  }
+  assert.match(err, /WARNING: an open registry on 0\.0\.0\.0:0: anyone who can reach it can push, pull and delete/);
+  proc.kill("SIGTERM");
+  assert.equal(await exited, 0);
+  const bad = spawnSync(process.execPath, [BERTH, "serve", "--addr", "nonsense"]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr.toString(), /invalid --addr "nonsense"/);
 });
