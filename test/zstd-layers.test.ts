@@ -97,3 +97,13 @@ test("a zstd layer whose data is not zstd is refused and nothing is stored", () 
   assert.match(r.stderr, /bad zstd data/);
   assert.equal(snapshotStore(root), before);
 });
+
+test("an image with zstd layers runs, and import takes a zstd-compressed root file system", () => {
+  const other = join(dir, "runner");
+  ok(berth(other, ["load", "-i", join(dir, "zstd.tar")]));
+  assert.equal(ok(berth(other, ["run", "--rm", "zst/zstd:1", "echo", "from-zstd"])), "from-zstd\n");
+  const plain = busyboxRootfsTar(join(dir, "imp"));
+  must("zstd", ["-q", "-f", plain, "-o", `${plain}.zst`]);
+  ok(berth(other, ["import", `${plain}.zst`, "zst/imported:1"]));
+  assert.equal(ok(berth(other, ["run", "--rm", "zst/imported:1", "echo", "imported"])), "imported\n");
+});

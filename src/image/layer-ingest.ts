@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { finished, PassThrough, type Readable, Writable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { Compression } from "../oci/media-types.js";
 import type { ByteSource, Expected, Measured } from "../oci/verify.js";
-import { zstdDecompress } from "./zstd.js";
+import { inflater } from "./zstd.js";
 
 /** Where ingested bytes go: the local store's Lease, or any sink that verifies the same way. */
 export interface BlobWriter {
@@ -99,8 +98,8 @@ export async function ingestLayer(
   const probe = new LayerProbe(compression !== "none");
   let observer: Writable = probe;
   let inflated: Promise<void> = Promise.resolve();
-  if (compression === "gzip" || compression === "zstd") {
-    const inflate = compression === "gzip" ? createGunzip() : zstdDecompress(what);
+  const inflate = inflater(compression, what);
+  if (inflate) {
     inflate.pipe(probe);
     observer = tolerant(inflate);
     inflated = new Promise((resolve, reject) => {

@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { Duplex, PassThrough } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { BerthError } from "../oci/errors.js";
+import type { Compression } from "../oci/media-types.js";
 
 /**
  * zstd as a stream, through the `zstd` program (Debian's package, installed by setup). Node 20's
@@ -51,4 +53,11 @@ export function zstdDecompress(what: string): Duplex {
 /** Level 3 (zstd's default) on all cores: what BuildKit and containerd write. */
 export function zstdCompress(what: string): Duplex {
   return zstdProcess(["-3", "-T0"], what);
+}
+
+/** The stream that undoes a layer's compression, or undefined for a plain tar. */
+export function inflater(compression: Compression, what: string): Duplex | undefined {
+  if (compression === "gzip") return createGunzip();
+  if (compression === "zstd") return zstdDecompress(what);
+  return undefined;
 }

@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { extract, type Header } from "tar-stream";
 import { detectCompression, peek } from "../image/layer-ingest.js";
+import { inflater } from "../image/zstd.js";
 import { BerthError } from "../oci/errors.js";
 import { cleanEntryPath, lstatOrNull, resolveInRoot } from "./scoped-path.js";
 import { findSetfattr, isMangled, setXattr } from "./xattrs.js";
@@ -57,12 +57,10 @@ const OPAQUE = ".wh..wh..opq";
 export async function applyLayer(root: string, layer: Readable, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const head = await peek(layer);
   const compression = detectCompression(head.bytes);
-  if (compression === "zstd") {
-    throw new BerthError("UNSUPPORTED", "zstd-compressed layers cannot be unpacked yet");
-  }
   const applier = new Applier(root, opts);
   const parser = extract();
-  const feed = compression === "gzip" ? pipeline(head.stream, createGunzip(), parser) : pipeline(head.stream, parser);
+  const inflate = inflater(compression, "layer");
+  const feed = inflate ? pipeline(head.stream, inflate, parser) : pipeline(head.stream, parser);
   const walk = (async () => {
     for await (const entry of parser) {
       await applier.apply(entry.header, entry);

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { applyChanges } from "../image/config-changes.js";
 import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
+import { inflater } from "../image/zstd.js";
 import type { Digest } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
@@ -84,9 +84,8 @@ export async function importImage(store: LocalStore, src: Readable, opts: Import
 async function decompressed(src: Readable): Promise<Readable> {
   const { bytes, stream } = await peek(src);
   const compression = detectCompression(bytes);
-  if (compression === "zstd") throw new BerthError("UNSUPPORTED", "zstd-compressed imports are not supported yet");
-  if (compression === "none") return stream;
-  const gunzip = createGunzip();
-  stream.pipe(gunzip);
-  return gunzip;
+  const inflate = inflater(compression, "the imported archive");
+  if (!inflate) return stream;
+  stream.pipe(inflate);
+  return inflate;
 }
