@@ -2,6 +2,7 @@ import { BerthError } from "../oci/errors.js";
 import type { LocalStore } from "../store/local-store.js";
 import { deleteFromRuntime, refreshContainer, signalContainer } from "./container-state.js";
 import { type ContainerRecord, deleteContainer, getContainer } from "./containers.js";
+import { isAlive } from "./process-identity.js";
 import { containerDirOf, removeContainerFiles } from "./rootfs.js";
 
 /**
@@ -38,6 +39,13 @@ export interface RemoveContainerOptions {
 /** Removes one container; returns its ID. */
 export function removeContainer(store: LocalStore, nameOrId: string, opts: RemoveContainerOptions = {}): string {
   const c = refreshContainer(store, findContainer(store, nameOrId));
+  const held = c.spec.holder && isAlive(c.spec.holder) && c.spec.holder.pid !== process.pid;
+  if (c.state !== "running" && held && !opts.force) {
+    throw new BerthError(
+      "CONFLICT",
+      `container ${c.name} is being created or started by berth process ${c.spec.holder?.pid}: wait for it, or remove it with -f`,
+    );
+  }
   if (c.state === "running") {
     if (!opts.force) {
       throw new BerthError(

@@ -10,6 +10,7 @@ import type { LocalStore } from "../store/local-store.js";
 import { lookupCommand } from "./command-lookup.js";
 import {
   type ContainerSpec,
+  type ContainerState,
   deleteContainer,
   generateName,
   getContainer,
@@ -204,7 +205,8 @@ async function create(
     fs.writeFileSync(join(containerDir, "config.json"), `${JSON.stringify(oci, null, 2)}\n`);
     ensureWorkdir(rootfs.path, oci.process.cwd);
     // created: nobody holds it until a start claims it (a run keeps holding it)
-    if (!keepMounted) spec.holder = undefined;
+    // (`run -d` keeps holding it until its supervisor takes over: see claimContainer)
+    if (!keepMounted && !opts.detach) spec.holder = undefined;
     updateContainer(store, id, { spec });
     if (!keepMounted) releaseRootfs(rootfs);
     return { result: { id, name, driver, notes: search.skipped }, rootfs };
@@ -254,6 +256,14 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
   let log = opts.log ? new JsonLogWriter(logPathOf(containerDir, id)) : undefined;
   const logged = (name: LogStream, out: RunOptions["stdout"]): RunOptions["stdout"] =>
     log && out !== "inherit" ? log.stream(name, out ?? undefined) : out;
+  // Unmounted and let go of before the end is recorded: whoever sees it stopped (a restart)
+  // may mount it again at once, and must not find this process still holding or unmounting.
+  const finish = (state: ContainerState, size?: number) => {
+    if (rootfs) releaseRootfs(rootfs);
+    rootfs = undefined;
+    spec.holder = undefined;
+    updateContainer(store, id, { state, spec, ...(size === undefined ? {} : { size }) });
+  };
   try {
     if (!rootfs) {
       const image = resolveImage(store, record.imageId);
@@ -278,7 +288,7 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
       spec.exitCode = found.exitCode;
       spec.error = found.message;
       // as docker's: a container whose command cannot start stays as it was (Created)
-      updateContainer(store, id, { state: record.state === "running" ? "exited" : record.state, spec });
+      finish(record.state === "running" ? "exited" : record.state);
       return result;
     }
     const exitFile = exitStatusFile(containerDir);
@@ -311,12 +321,12 @@ export async function launchContainer(store: LocalStore, id: string, opts: Launc
     spec.exitCode = run.exitCode;
     spec.finishedMs = Date.now();
     spec.pid = undefined;
-    updateContainer(store, id, { state: "exited", spec, size: rootfsSize(rootfs) });
+    finish("exited", rootfsSize(rootfs));
     return result;
   } catch (err) {
     spec.error = err instanceof Error ? err.message : String(err);
     spec.exitCode = 128;
-    updateContainer(store, id, { state: record.state === "created" ? "created" : "exited", spec });
+    finish(record.state === "created" ? "created" : "exited");
     throw err;
   } finally {
     log?.close();
@@ -342,23 +352,26 @@ const ociProcessSchema = z.object({
 
 /**
  * Makes this process the container's holder, in one transaction: two `start`s of one
- * container must not both mount and run it. Another live holder (a run, a supervisor, a
- * create still writing the bundle) is docker's conflict.
+ * container must not both mount and run it, and prune and rm leave a held container alone.
+ * Another live holder (a run, a supervisor, a create still writing the bundle) is docker's
+ * conflict, except this process's parent: a `start` holds the container while it spawns
+ * the supervisor, which takes it over.
  */
-function claimContainer(store: LocalStore, id: string, spec: ContainerSpec): void {
+export function claimContainer(store: LocalStore, id: string, spec?: ContainerSpec): ContainerSpec {
   const me = holderNow();
-  store.update(() => {
+  return store.update(() => {
     const now = getContainer(store, id);
     if (!now) throw new BerthError("NOT_FOUND", `No such container: ${id}`);
     const other = now.spec.holder;
-    if (other && isAlive(other) && other.pid !== process.pid) {
+    if (other && isAlive(other) && other.pid !== process.pid && other.pid !== process.ppid) {
       throw new BerthError(
         "CONFLICT",
         `container ${now.name} is ${now.state === "running" ? "already running" : "being created or started"} (berth process ${other.pid})`,
       );
     }
-    Object.assign(spec, me, { exitCode: undefined, error: undefined, pid: undefined });
-    updateContainer(store, id, { spec });
+    const claimed = Object.assign(spec ?? now.spec, me, { exitCode: undefined, error: undefined, pid: undefined });
+    updateContainer(store, id, { spec: claimed });
+    return claimed;
   });
 }
 

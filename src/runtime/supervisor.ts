@@ -6,7 +6,7 @@ import { BerthError } from "../oci/errors.js";
 import type { LocalStore } from "../store/local-store.js";
 import { deleteContainer, getContainer } from "./containers.js";
 import { containerDirOf, removeContainerFiles } from "./rootfs.js";
-import { launchContainer } from "./run.js";
+import { claimContainer, launchContainer } from "./run.js";
 
 /**
  * Detached containers without a daemon, as podman does with conmon: `start` re-invokes berth
@@ -39,6 +39,8 @@ export type SupervisorReport = z.infer<typeof reportSchema>;
 
 /** Starts a container in the background; resolves once it runs, or with why it could not. */
 export async function startDetached(store: LocalStore, id: string, opts: DetachOptions): Promise<SupervisorReport> {
+  // held from here until the supervisor takes over, so prune and rm wait for the start
+  claimContainer(store, id);
   const dir = containerDirOf(store, id);
   const errLog = join(dir, "supervisor.log");
   const errFd = fs.openSync(errLog, "w", 0o640);

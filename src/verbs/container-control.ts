@@ -27,7 +27,8 @@ export async function startContainer(
   container: ContainerRecord,
   opts: DetachOptions,
 ): Promise<SupervisorReport> {
-  const c = refreshContainer(store, container);
+  // read again: the record the caller found may be from before a stop (restart)
+  const c = refreshContainer(store, getContainer(store, container.id) ?? container);
   if (c.state === "running") return { started: true, pid: c.spec.pid ?? 0 };
   return startDetached(store, c.id, { ...opts, autoRemove: opts.autoRemove ?? c.spec.options.rm === true });
 }

@@ -60,8 +60,8 @@ export function pruneContainers(store: LocalStore): string[] {
 
 /**
  * The same, with the bytes their read/write layers held. A running row whose holder died is
- * corrected first (it may have ended unseen); a container still being created (its creator
- * alive) is left alone.
+ * corrected first (it may have ended unseen); a container being created or started (its
+ * holder alive) is left alone.
  */
 export function pruneStoppedContainers(
   store: LocalStore,
@@ -72,7 +72,8 @@ export function pruneStoppedContainers(
   return store.write(() => {
     const victims = listContainerRecords(store).filter(
       (c) =>
-        (c.state === "exited" || (c.state === "created" && !(c.spec.holder && isAlive(c.spec.holder)))) &&
+        c.state !== "running" &&
+        !(c.spec.holder && isAlive(c.spec.holder)) &&
         keep(c.createdMs, (c.spec.config?.Labels ?? {}) as Record<string, string>),
     );
     for (const c of victims) removeContainerFiles(containerDirOf(store, c.id));
