@@ -79,6 +79,41 @@ test("gc removes unreferenced blobs (dry run first), keeps shared and young ones
   }
 });
 
+test("kill -9 of gc between its two steps leaves an orphan file, never a row without its file; the next gc sweeps it", async () => {
+  const root = tempDir("server-gc-crash");
+  const srv = await startServer(root);
+  try {
+    // above the in-memory cache's size, so HEAD and GET are answered from the row and the file
+    const big = randomBytes(2_000_000);
+    const digest = await putBlob(srv.base, "gc/crash", big);
+    const file = join(root, "blobs", "sha256", digest.slice(7, 9), digest.slice(7));
+    const paused = join(root, "gc-paused");
+    const proc = spawn(process.execPath, [BERTH, "registry", "--root", root, "gc", "--grace", "0s"], {
+      env: { ...process.env, BERTH_TEST_GC_PAUSE: paused },
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    for (const deadline = Date.now() + 20_000; !fs.existsSync(paused); ) {
+      assert.ok(Date.now() < deadline && proc.exitCode === null, "gc did not reach its pause");
+      await sleep(20);
+    }
+    proc.kill("SIGKILL");
+    await exited;
+    // the rows are gone (committed), the file is still there: the blob is unknown, not broken
+    assert.ok(fs.existsSync(file));
+    assert.equal((await call("HEAD", `${srv.base}/v2/gc/crash/blobs/${digest}`)).status, 404);
+    assert.equal((await call("GET", `${srv.base}/v2/gc/crash/blobs/${digest}`)).status, 404);
+    // the orphan goes with the next run (its file is older than the grace)
+    assert.deepEqual(gc(root, ["--grace", "0s"]), [digest]);
+    assert.ok(!fs.existsSync(file));
+    // and the same bytes can be pushed again and served whole
+    await putBlob(srv.base, "gc/crash", big);
+    assert.deepEqual((await call("GET", `${srv.base}/v2/gc/crash/blobs/${digest}`)).body, big);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test("an upload survives a restart and resumes where it stopped", async () => {
   const root = tempDir("server-resume");
   let srv = await startServer(root);

@@ -15,6 +15,12 @@ export interface GcOptions {
   /** Upload sessions untouched for this long are abandoned. */
   readonly uploadGraceMs?: number;
   readonly now?: number;
+  /**
+   * Called after a batch's rows are committed and before its files are deleted. Only tests use
+   * it (`berth registry gc` wires it to BERTH_TEST_GC_PAUSE), to kill -9 GC at exactly the
+   * point where the two steps are apart and show that what is left is harmless.
+   */
+  readonly betweenSteps?: () => Promise<void>;
 }
 
 export interface GcResult {
@@ -30,10 +36,16 @@ const BATCH = 200;
 /**
  * Online garbage collection. A blob goes when no manifest in any repository names it and
  * neither the blob nor any repository's link to it is younger than the grace period. Each
- * batch is re-checked and removed inside one write transaction, and a finishing upload links
- * its blob inside one too, so a push racing with GC either sees its blob kept or writes it
- * again; a manifest naming a blob GC took is refused (MANIFEST_BLOB_UNKNOWN), never stored
+ * batch is re-checked and its rows removed inside one write transaction, and a finishing upload
+ * links its blob inside one too, so a push racing with GC either sees its blob kept or writes
+ * it again; a manifest naming a blob GC took is refused (MANIFEST_BLOB_UNKNOWN), never stored
  * broken. Safe while `berth serve` runs: SQLite's lock is shared between processes.
+ *
+ * Rows go first, committed, and the files after, each under the write lock only while no row
+ * knows the digest (an upload of the same bytes in between keeps the file it found). A crash
+ * in between leaves a file no row knows, which the next run's orphan sweep removes; the other
+ * order could leave a row whose file is gone, and HEAD, answered from the row, would say 200
+ * for a blob GET cannot serve.
  */
 export async function collectGarbage(
   storage: BlobStorage,
@@ -50,9 +62,9 @@ export async function collectGarbage(
     blobs.push(...candidates);
   } else {
     for (let i = 0; i < candidates.length; i += BATCH) {
-      const removed = await metadata.removeGarbageBlobs(candidates.slice(i, i + BATCH), cutoff, (d) =>
-        storage.deleteSync(d),
-      );
+      const removed = await metadata.removeGarbageBlobs(candidates.slice(i, i + BATCH), cutoff);
+      await options.betweenSteps?.();
+      for (const d of removed) await metadata.removeIfOrphan(d, () => storage.deleteSync(d));
       blobs.push(...removed);
     }
   }

@@ -50,17 +50,19 @@ export interface RegistryMetadata {
   /** Blobs GC may remove: referenced by no manifest, and neither the blob nor any link is newer than `cutoff`. */
   garbageBlobs(cutoff: number): Promise<Digest[]>;
   /**
-   * Re-checks each candidate inside one write transaction and removes those still garbage:
-   * rows first, then `remove` (the bytes). Returns the digests removed.
+   * Re-checks each candidate inside one write transaction and removes the rows of those still
+   * garbage (the blob and every link to it), committed before any bytes go: a crash after it
+   * leaves an orphan file, which `removeIfOrphan` sweeps, never a row without its file.
+   * Returns the digests whose rows were removed.
    */
-  removeGarbageBlobs(
-    candidates: readonly Digest[],
-    cutoff: number,
-    remove: (digest: Digest) => void,
-  ): Promise<Digest[]>;
+  removeGarbageBlobs(candidates: readonly Digest[], cutoff: number): Promise<Digest[]>;
   /** Whether a row knows this blob. */
   blobKnown(digest: Digest): Promise<boolean>;
-  /** Removes a blob no row knows (GC's sweep of files left by a crash between rename and commit). */
+  /**
+   * Runs `remove` (deleting the bytes) inside the write lock when no row knows the blob: the
+   * second step of removing garbage, and the sweep of files left by a crash between rename
+   * and commit. Under the lock, an upload of the same digest cannot link it meanwhile.
+   */
   removeIfOrphan(digest: Digest, remove: () => void): Promise<boolean>;
   /** Upload sessions untouched since `cutoff`. */
   staleUploads(cutoff: number): Promise<string[]>;

@@ -325,18 +325,13 @@ export class SqliteMetadata implements RegistryMetadata {
     return this.q.garbage.all({ cutoff }) as Digest[];
   }
 
-  async removeGarbageBlobs(
-    candidates: readonly Digest[],
-    cutoff: number,
-    remove: (digest: Digest) => void,
-  ): Promise<Digest[]> {
+  async removeGarbageBlobs(candidates: readonly Digest[], cutoff: number): Promise<Digest[]> {
     return this.write(() => {
       const removed: Digest[] = [];
       for (const digest of candidates) {
         if (!this.q.isGarbage.get({ digest, cutoff })) continue;
         this.q.deleteLinksOf.run(digest);
         this.q.deleteBlob.run(digest);
-        remove(digest);
         removed.push(digest);
       }
       return removed;

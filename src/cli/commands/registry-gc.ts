@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { collectRegistryGarbage } from "../../server/gc.js";
 import type { CliContext } from "../context.js";
@@ -23,6 +24,7 @@ export function registerRegistryGc(registry: Command<[], { root?: string }>, ctx
         dryRun: opts.dryRun === true,
         graceMs: durationMs(opts.grace, "--grace"),
         uploadGraceMs: durationMs(opts.uploadGrace, "--upload-grace"),
+        ...testPause(ctx.env.BERTH_TEST_GC_PAUSE),
       });
       // one digest a line and nothing else on stdout: scripts read it
       ctx.stdout.write(result.blobs.map((d) => `${d}\n`).join(""));
@@ -30,4 +32,19 @@ export function registerRegistryGc(registry: Command<[], { root?: string }>, ctx
         `${opts.dryRun ? "would remove" : "removed"} ${result.blobs.length} blob(s) and ${result.uploads.length} abandoned upload(s)\n`,
       );
     });
+}
+
+/**
+ * BERTH_TEST_GC_PAUSE=FILE, for the crash test only: after the first batch's rows are committed
+ * GC creates FILE and waits there until it is killed, so the test can kill -9 it between the two
+ * steps (a real process, since the point is what a crash leaves on disk and in registry.db).
+ */
+function testPause(file: string | undefined): { betweenSteps?: () => Promise<void> } {
+  if (!file) return {};
+  return {
+    betweenSteps: async () => {
+      writeFileSync(file, `${process.pid}\n`);
+      await new Promise(() => setInterval(() => {}, 1 << 30));
+    },
+  };
 }
