@@ -16,8 +16,9 @@ import { defaultStateRoot, exitStatusFile } from "./run.js";
  * (the foreground `berth run`, or the detached supervisor) waits for it; the holder writes the
  * exit code. When the holder is gone (kill -9, a reboot) the row is corrected here: the OCI
  * runtime's own state says whether the container still runs (its output then goes nowhere,
- * but stop, kill and rm still work); if not, it ended unseen, and is recorded as exited with
- * docker's 255 and a State.Error saying so.
+ * but stop, kill and rm still work); if not, it ended unseen: it is recorded as exited with
+ * the status the shell between holder and runtime kept (exit-status), else docker's 255 and
+ * a State.Error saying so.
  */
 
 export const LOST_EXIT_CODE = 255;
@@ -69,6 +70,7 @@ export function refreshContainer(store: LocalStore, c: ContainerRecord): Contain
     exitCode: kept?.code ?? LOST_EXIT_CODE,
     finishedMs: kept?.atMs ?? Date.now(),
     pid: undefined,
+    holder: undefined,
     error: kept
       ? undefined
       : "berth's process that held this container ended before it did (killed?): its exit code is unknown",

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { z } from "zod";
 import { BerthError } from "../oci/errors.js";
 import type { LocalStore } from "../store/local-store.js";
@@ -30,7 +31,7 @@ export interface DetachOptions {
   autoRemove?: boolean;
 }
 
-/** The one line the supervisor sends back on its stdout. */
+/** The one line the supervisor sends back on fd 3. */
 const reportSchema = z.union([
   z.object({ started: z.literal(true), pid: z.number() }),
   z.object({ started: z.literal(false), exitCode: z.number(), message: z.string() }),
@@ -51,7 +52,7 @@ export async function startDetached(store: LocalStore, id: string, opts: DetachO
   // write there fails quietly in the supervisor instead of ending it.
   const child = spawn(command, args, { detached: true, stdio: ["ignore", "ignore", errFd, "pipe"] });
   fs.closeSync(errFd);
-  const channel = child.stdio[3] as NodeJS.ReadableStream | null;
+  const channel = child.stdio[3] as Readable | null;
   let text = "";
   const line = await new Promise<string>((done) => {
     channel?.on("data", (d: Buffer) => {
@@ -61,7 +62,7 @@ export async function startDetached(store: LocalStore, id: string, opts: DetachO
     child.on("close", () => done(text));
     child.on("error", (err) => done(JSON.stringify({ started: false, exitCode: 125, message: err.message })));
   });
-  (channel as unknown as { destroy?: () => void } | null)?.destroy?.();
+  channel?.destroy();
   child.unref();
   try {
     return reportSchema.parse(JSON.parse(line));
