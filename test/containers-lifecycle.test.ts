@@ -6,7 +6,16 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { findRuntimes, hostFacts } from "../src/runtime/oci-runtime.js";
-import { berth, berthSpawn, busyboxRootfsTar, corruptBlobs, must, type Run, tempDir } from "./helpers.js";
+import {
+  berth,
+  berthSpawn,
+  busyboxRootfsTar,
+  corruptBlobs,
+  must,
+  type Run,
+  snapshotStore,
+  tempDir,
+} from "./helpers.js";
 import { ensureCli } from "./runtime-images.js";
 
 /**
@@ -527,6 +536,41 @@ test("kill -9 during commit: no image or a whole one, and the store still works"
   ok(["commit", "heavy", "life/heavy:1"]);
   assert.equal(ok(["run", "--rm", "life/heavy:1", "busybox", "stat", "-c", "%s", "/big"]), `${40 << 20}\n`);
   ok(["rm", "heavy"]);
+});
+
+test("bad input: one line, a non-zero exit, and nothing stored changes", { skip }, async () => {
+  ok(["run", "--name", "bad-stopped", "life/bb:1", "true"]);
+  ok(["create", "--name", "bad-created", "life/bb:1", "true"]);
+  for (const [args, message] of [
+    [["rm", "nosuch"], /^Error: No such container: nosuch$/],
+    [["stop", "nosuch"], /^Error: No such container: nosuch$/],
+    [["kill", "bad-stopped"], /^Error: Cannot kill container: bad-stopped: Container [a-f0-9]{64} is not running$/],
+    [["kill", "-s", "SIGNOPE", "bad-stopped"], /^Error: Invalid signal: SIGNOPE$/],
+    [["commit", "-c", "FROB x", "bad-stopped"], /^Error: .*FROB/],
+    [["commit", "bad-stopped", "Bad/Name"], /^Error: .*Bad\/Name/],
+    [["commit", "nosuch"], /^Error: No such container: nosuch$/],
+    [["create", "--name", "bad name", "life/bb:1"], /^Error: Invalid container name \(bad name\)/],
+    [
+      ["create", "--name", "bad-stopped", "life/bb:1"],
+      /^Error: Conflict\. The container name "\/bad-stopped" is already in use/,
+    ],
+    [["run", "-d", "life/nosuch:1"], /^Error: No such image: life\/nosuch:1$/],
+    [["logs", "--tail", "x", "bad-stopped"], /^Error: invalid value "x" for --tail/],
+    [["ps", "--filter", "nope=1"], /^Error: Invalid filter 'nope'/],
+    [["rename", "bad-created", "bad-stopped"], /^Error: Conflict\./],
+    [["start", "nosuch"], /^Error: No such container: nosuch$/],
+    [["export", "nosuch"], /^Error: No such container: nosuch$/],
+    [["start", "-a", "bad-stopped", "bad-created"], /^Error: you cannot start and attach multiple containers at once$/],
+  ] as const) {
+    const before = snapshotStore(root);
+    const r = b([...args]);
+    assert.notEqual(r.code, 0, `berth ${args.join(" ")} should fail`);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `one line of error from ${args.join(" ")}, got:\n${r.stderr}`);
+    assert.match(lines[0] ?? "", message);
+    assert.equal(snapshotStore(root), before, `berth ${args.join(" ")} changed nothing stored`);
+  }
+  ok(["rm", "bad-stopped", "bad-created"]);
 });
 
 test("container prune removes stopped and created containers and keeps running ones", { skip }, async () => {
