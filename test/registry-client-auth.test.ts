@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { BERTH, berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
 import { berthAsync, Distribution, htpasswdFile, makeTlsFiles, ok } from "./registry-client-harness.js";
 import { TokenServer } from "./registry-client-token-server.js";
 
@@ -85,6 +85,19 @@ test("htpasswd Basic auth: login checks the password, stores it where docker rea
   );
   assert.equal(ok(berth(root, ["logout", reg.host], { env }), "logout again"), `Not logged in to ${reg.host}\n`);
   failsWith(berth(join(dir, "root4"), ["pull", image], { env }), image, "UNAUTHORIZED");
+
+  // on a terminal, login asks: the username is echoed, the password is not
+  const typed = "(sleep 1; printf 'alice\\r'; sleep 0.5; printf 's3cret\\r')";
+  const login2 = sh("bash", [
+    "-c",
+    `${typed} | DOCKER_CONFIG=${env.DOCKER_CONFIG} script -qc "${process.execPath} ${BERTH} --root ${root} login ${reg.host}" /dev/null`,
+  ]);
+  assert.equal(login2.code, 0, login2.stderr);
+  assert.match(login2.stdout, /Username: alice\r?\n/);
+  assert.match(login2.stdout, /Password: \r?\n/);
+  assert.doesNotMatch(login2.stdout, /s3cret/);
+  assert.match(login2.stdout, /Login Succeeded/);
+  ok(berth(join(dir, "root5"), ["pull", image], { env }), "pull after the prompted login");
 });
 
 test("credential helpers: credsStore keeps the secret out of config.json, for berth and docker alike", async (t) => {
