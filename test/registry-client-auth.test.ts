@@ -246,6 +246,9 @@ test("TLS from a test CA: refused without the CA, accepted with it in certs.d, b
   fs.copyFileSync(files.ca, join(certsD, reg.host, "ca.crt"));
   ok(berth(root, ["push", image], { env: { BERTH_CERTS_D: certsD } }), "push over TLS");
   ok(berth(join(dir, "root2"), ["pull", image], { env: { BERTH_CERTS_D: certsD } }), "pull over TLS");
+  // named insecure (docker's insecure-registries): TLS without verifying, no CA needed
+  const insecureEnv = { BERTH_CERTS_D: join(dir, "no-certs"), BERTH_INSECURE_REGISTRIES: reg.host };
+  ok(berth(join(dir, "root3"), ["pull", image], { env: insecureEnv }), "pull from a registry named insecure");
   // docker reads the same layout from /etc/docker/certs.d
   const dockerCerts = join("/etc/docker/certs.d", reg.host);
   fs.mkdirSync(dockerCerts, { recursive: true });
