@@ -101,7 +101,9 @@ test("config.json: docker's entries are read (auth, identitytoken, URL keys), wr
 });
 
 test("Docker Hub names go to registry-1.docker.io (no network here: the error names it)", () => {
-  const r = berth(tempDir("rc-hub"), ["pull", "nginx"], { env: { BERTH_REGISTRY_ATTEMPTS: "1" } });
+  const root = tempDir("rc-hub");
+  const r = berth(root, ["pull", "nginx"], { env: { BERTH_REGISTRY_ATTEMPTS: "1" } });
+  fs.rmSync(root, { recursive: true, force: true });
   assert.notEqual(r.code, 0);
   assert.match(r.stdout, /^Using default tag: latest$/m);
   assert.match(
