@@ -86,6 +86,15 @@ test("htpasswd Basic auth: login checks the password, stores it where docker rea
   assert.equal(ok(berth(root, ["logout", reg.host], { env }), "logout again"), `Not logged in to ${reg.host}\n`);
   failsWith(berth(join(dir, "root4"), ["pull", image], { env }), image, "UNAUTHORIZED");
 
+  // and the other way: a login docker made serves berth
+  const dockerConfig = join(dir, "docker-made");
+  const dockerLogin = sh("bash", [
+    "-c",
+    `printf s3cret | ${DOCKER} --config ${dockerConfig} login -u alice --password-stdin ${reg.host}`,
+  ]);
+  assert.equal(dockerLogin.code, 0, dockerLogin.stderr);
+  ok(berth(join(dir, "root6"), ["pull", image], { env: { DOCKER_CONFIG: dockerConfig } }), "pull with docker's login");
+
   // on a terminal, login asks: the username is echoed, the password is not
   const typed = "(sleep 1; printf 'alice\\r'; sleep 0.5; printf 's3cret\\r')";
   const login2 = sh("bash", [
