@@ -421,9 +421,10 @@ test("kill -9 of run -d at any point: ps and rm still work and nothing stays mou
     const name = `crash${i}`;
     names.push(name);
     const child = berthSpawn(root, ["run", "-d", "--name", name, "life/bb:1", "sh", "-c", IGNORING]);
+    const closed = once(child, "close"); // it may finish before the kill
     await sleep(delay);
     child.kill("SIGKILL");
-    await once(child, "close");
+    await closed;
   }
   const ps = b(["ps", "-a", "--filter", "name=crash", "--format", "{{.Names}} {{.State}}"]);
   assert.equal(ps.code, 0, ps.stderr);
@@ -469,9 +470,10 @@ test("wait prints the exit code once the container ends; restart and rename", { 
 
 test("a foreground run killed with -9: ps still sees the container, and stop ends it", { skip }, async () => {
   const child = berthSpawn(root, ["run", "--name", "fgkill", "life/bb:1", "sh", "-c", IGNORING]);
+  const closed = once(child, "close");
   await until("fgkill to run", () => b(["inspect", "-f", "{{.State.Status}}", "fgkill"]).stdout.trim() === "running");
   child.kill("SIGKILL");
-  await once(child, "close");
+  await closed;
   assert.equal(inspect("fgkill", "{{.State.Status}}"), "running", "runc still runs it");
   ok(["stop", "-t", "1", "fgkill"]);
   assert.equal(inspect("fgkill", "{{.State.Status}} {{.State.ExitCode}}"), "exited 255");
