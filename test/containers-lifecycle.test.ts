@@ -260,6 +260,8 @@ test("ps: -q, --no-trunc, filters, -n/-l, --format and -s", { skip }, async () =
   assert.match(row.stdout, /^"sh -c 'echo x > \/x;…"\|exited\|Exited \(3\) .* ago\|2B \(virtual [\d.]+MB\)\n$/);
   const full = b(["ps", "-a", "--no-trunc", "--filter", "name=ps-three", "--format", "{{.Command}}"]);
   assert.equal(full.stdout, `"sh -c 'echo x > /x; exit 3'"\n`);
+  const label = b(["ps", "-a", "--filter", "name=ps-zero", "--format", 'table {{.Names}}\t{{.Label "tier"}}']);
+  assert.equal(label.stdout, "NAMES     LABEL\nps-zero   web\n", "docker's Label method, and its column title");
   const json = JSON.parse(b(["ps", "--format", "json", "--filter", "name=ps-up"]).stdout);
   assert.equal(json.Names, "ps-up");
   assert.equal(json.State, "running");

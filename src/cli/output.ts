@@ -49,10 +49,12 @@ function printTable(
   }
   const template = compileTemplate(columns);
   // docker renders the header row by running the same template over a map of titles.
-  const titles: Record<string, string> = {};
+  const titles: Record<string, string | (() => string)> = {};
   for (const m of columns.matchAll(/\.(\w+)/g)) {
     const field = m[1] as string;
-    titles[field] = headers[field] ?? field.toUpperCase();
+    const title = headers[field] ?? field.toUpperCase();
+    // a method column (`{{.Label "k"}}`) takes arguments: its title must too
+    titles[field] = typeof items[0]?.[field] === "function" ? () => title : title;
   }
   const headerRow = template.execute(titles);
   const rows = [headerRow, ...items.map((i) => template.execute(i))].map((line) => line.split("\t"));

@@ -94,8 +94,8 @@ export function registerPs(cmd: Command, ctx: CliContext): void {
     });
 }
 
-/** docker's ContainerContext fields, as strings. */
-function psItem(r: ContainerSummary, trunc: boolean): Record<string, string> {
+/** docker's ContainerContext fields, as strings, and its Label method (`{{.Label "k"}}`). */
+function psItem(r: ContainerSummary, trunc: boolean): Record<string, string | ((key: string) => string)> {
   const now = Date.now();
   const createdMs = r.Created * 1000;
   let image = r.Image;
@@ -123,6 +123,7 @@ function psItem(r: ContainerSummary, trunc: boolean): Record<string, string> {
     Mounts: mounts.join(","),
     Networks: r.NetworkMode,
     LocalVolumes: "0",
+    Label: (key: string) => r.Labels[key] ?? "",
   };
 }
 
