@@ -246,3 +246,73 @@ function counted(stream: Readable, opts: UploadOptions): Readable {
     { objectMode: false, highWaterMark: 1 << 20 },
   );
 }
+
+export interface StreamedUploadOptions {
+  client: RegistryClient;
+  repo: string;
+  /** The blob as it is being made (compressed on the way): read once, to its end. */
+  body: Readable;
+  /** The blob's digest, asked once the body has ended. */
+  digest: () => Digest;
+  /** For messages: the blob is not named by a digest until it is whole. */
+  what: string;
+}
+
+/**
+ * Uploads a blob whose digest is known only at its end (distribution spec §Streamed upload, as
+ * docker pushes a layer it compresses): POST, one PATCH carrying the whole stream, then the
+ * closing PUT with the digest, which the registry checks against what it received. Nothing
+ * is resumable, since the bytes exist nowhere else yet: the caller starts over on failure.
+ */
+export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Digest> {
+  const { client, repo } = opts;
+  await client.ping(); // the base URL (https, or http where allowed) is known only after it
+  const start = client.url(`${repo}/blobs/uploads/`);
+  const posted = await client.request({ method: "POST", path: start, scopes: [pushScope(repo)], idempotent: true });
+  if (posted.status !== 202 || !header(posted.headers, "location"))
+    throw await registryError(posted, `starting the upload of ${opts.what}`);
+  await posted.body.dump().catch(() => undefined);
+  const location = new URL(header(posted.headers, "location") as string, start).toString();
+  let sent = false;
+  const patched = await client.request({
+    method: "PATCH",
+    path: client.url(location),
+    scopes: [pushScope(repo)],
+    headers: { "content-type": "application/octet-stream" },
+    body: () => {
+      // a stream can be sent only once; a second try (a token refresh) restarts the whole upload
+      if (sent) throw Object.assign(new Error(`${opts.what}: the upload stream was already sent`), { code: "EPIPE" });
+      sent = true;
+      return opts.body;
+    },
+    idempotent: false,
+  });
+  if (patched.status !== 202) throw await registryError(patched, `uploading ${opts.what}`);
+  await patched.body.dump().catch(() => undefined);
+  const digest = opts.digest();
+  const url = client.url(nextLocationOf(client, patched, location));
+  url.searchParams.set("digest", digest);
+  const put = await client.request({
+    method: "PUT",
+    path: url,
+    scopes: [pushScope(repo)],
+    headers: { "content-type": "application/octet-stream", "content-length": "0" },
+    idempotent: false,
+  });
+  if (put.status !== 201 && put.status !== 204) throw await registryError(put, `finishing the upload of ${digest}`);
+  await put.body.dump().catch(() => undefined);
+  const announced = header(put.headers, "docker-content-digest");
+  if (announced && announced !== digest)
+    throw new BerthError("DIGEST_MISMATCH", `blob ${digest}: the registry stored it as ${announced}`);
+  return digest;
+}
+
+function nextLocationOf(client: RegistryClient, res: HttpResponse, previous: string): string {
+  const loc = header(res.headers, "location");
+  return loc ? client.url(new URL(loc, client.url(previous))).toString() : previous;
+}
+
+/** Whether a failed upload is worth starting again (5xx, 429, a reset connection). */
+export function retriableUpload(err: unknown): boolean {
+  return retriable(err);
+}

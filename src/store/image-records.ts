@@ -286,7 +286,14 @@ export function removeTag(store: LocalStore, name: string): boolean {
  * Returns the blobs removed and the bytes freed.
  */
 export function deleteImageRow(store: LocalStore, id: Digest): { removed: Digest[]; bytes: number } {
-  const blobs = store.db.prepare("SELECT digest FROM image_blobs WHERE image_id = ?").pluck().all(id) as string[];
+  const blobs = store.db
+    .prepare(
+      `SELECT digest FROM image_blobs WHERE image_id = ?
+       UNION SELECT c.digest FROM layer_compressions c JOIN image_layers l ON l.diff_id = c.diff_id
+        WHERE l.image_id = ?`,
+    )
+    .pluck()
+    .all(id, id) as string[]; // with the compressed copies push made of its layers
   store.db.prepare("DELETE FROM tags WHERE image_id = ?").run(id);
   store.db.prepare("DELETE FROM repo_digests WHERE image_id = ?").run(id);
   store.db.prepare("UPDATE images SET parent = NULL WHERE parent = ?").run(id);

@@ -272,6 +272,8 @@ export class LocalStore {
     const set = new Set<string>();
     for (const r of this.db.prepare("SELECT DISTINCT digest FROM image_blobs").pluck().all() as string[]) set.add(r);
     for (const r of this.db.prepare("SELECT DISTINCT digest FROM lease_blobs").pluck().all() as string[]) set.add(r);
+    // a compressed copy of a layer (made by push) lives as long as an image holds the layer
+    for (const r of this.db.prepare(KEPT_COMPRESSIONS).pluck().all() as string[]) set.add(r);
     return set;
   }
 
@@ -281,14 +283,18 @@ export class LocalStore {
    */
   deleteUnreferenced(candidates: Iterable<string>): { removed: Digest[]; bytes: number } {
     const stillUsed = this.db.prepare(
-      "SELECT 1 FROM image_blobs WHERE digest = ? UNION ALL SELECT 1 FROM lease_blobs WHERE digest = ? LIMIT 1",
+      `SELECT 1 FROM image_blobs WHERE digest = ? UNION ALL SELECT 1 FROM lease_blobs WHERE digest = ?
+       UNION ALL SELECT 1 FROM layer_compressions c JOIN image_layers l ON l.diff_id = c.diff_id
+        WHERE c.digest = ? LIMIT 1`,
     );
+    const forget = this.db.prepare("DELETE FROM layer_compressions WHERE digest = ?");
     const removed: Digest[] = [];
     let bytes = 0;
     for (const d of candidates) {
-      if (stillUsed.get(d, d)) continue;
+      if (stillUsed.get(d, d, d)) continue;
       const digest = d as Digest;
       const path = this.blobPath(digest);
+      forget.run(d); // no row may name a compressed copy whose file is gone
       try {
         bytes += fs.statSync(path).size;
         fs.unlinkSync(path);
@@ -300,6 +306,10 @@ export class LocalStore {
     return { removed, bytes };
   }
 }
+
+/** Compressed layer copies whose layer some image still holds (see layer_compressions). */
+const KEPT_COMPRESSIONS = `SELECT DISTINCT c.digest FROM layer_compressions c
+  WHERE c.diff_id IN (SELECT diff_id FROM image_layers)`;
 
 /** Ingests blobs for one operation; see LocalStore.withLease. */
 export class Lease {

@@ -87,4 +87,16 @@ export const MIGRATIONS: readonly string[] = [
     sha256 TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- compressed copies of layers that push made: kept while an image holds the layer (diff_id),
+  -- so a second push neither compresses again nor sends a manifest with another digest
+  CREATE TABLE layer_compressions(
+    diff_id TEXT NOT NULL,
+    compression TEXT NOT NULL,      -- gzip | zstd
+    digest TEXT NOT NULL,           -- the compressed blob, a file in blobs/
+    size INTEGER NOT NULL,
+    PRIMARY KEY(diff_id, compression)
+  ) WITHOUT ROWID;
+  CREATE INDEX layer_compressions_digest ON layer_compressions(digest);
+  `,
 ];

@@ -2,16 +2,19 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
-import { MediaType } from "../oci/media-types.js";
+import { type Compression, MediaType } from "../oci/media-types.js";
 import { formatReference, fullName, parseReference, type Reference } from "../oci/reference.js";
+import type { Descriptor } from "../oci/schema.js";
 import { uploadBlob } from "../registry-client/blob-upload.js";
 import { Registries } from "../registry-client/registries.js";
 import { pushScope, type RegistryClient } from "../registry-client/registry-client.js";
 import type { RegistryConfig } from "../registry-client/registry-config.js";
 import type { RetryListener } from "../registry-client/transport.js";
 import { addRepoDigest, namesHoldingBlob, resolveImage, tagsOfRepository, tryResolve } from "../store/image-records.js";
-import type { LocalStore } from "../store/local-store.js";
+import type { Lease, LocalStore } from "../store/local-store.js";
+import { parseCompression } from "./compression-option.js";
 import { mapLimit } from "./concurrency.js";
+import { compressAndUpload, type LayerPlan, planLayers, pushedManifest } from "./push-layers.js";
 import { readStoredImage, type StoredImage } from "./stored-image.js";
 import type { TransferListener } from "./transfer-events.js";
 
@@ -23,6 +26,13 @@ export interface PushOptions {
   onRetry?: RetryListener;
   /** Told each tag as its push starts. */
   onStart?: (ref: Reference) => void;
+  /**
+   * How plain tar layers travel: gzip (the default, as docker and skopeo), zstd, or none (as
+   * stored). A compressed layer is sent as stored unless forceCompression.
+   */
+  compression?: Compression;
+  /** Recompress layers compressed otherwise than `compression` asks (buildx's force-compression). */
+  forceCompression?: boolean;
 }
 
 export interface PushedImage {
@@ -36,9 +46,12 @@ export interface PushedImage {
 /**
  * `docker push`: store → registry. Layers and config go first (each skipped when the
  * registry has it, mounted when another repository of it has, else uploaded, resumably),
- * the manifest last, by tag. Blobs are sent exactly as stored, so digests stay what they were.
+ * the manifest last, by tag. Plain tar layers are compressed on the way (gzip unless told
+ * otherwise) and the manifest names the compressed blobs; the config is sent as stored, so the
+ * image ID stays. An image whose layers all go as stored is pushed with its stored manifest.
  */
 export async function push(store: LocalStore, reference: string, opts: PushOptions): Promise<PushedImage[]> {
+  parseCompression(opts.compression ?? "gzip");
   const ref = parseReference(reference);
   if (ref.digest) throw new BerthError("USAGE", `cannot push a digest reference (${reference}): push by tag`);
   if (opts.allTags && ref.tag) throw new BerthError("USAGE", `tag can't be used with --all-tags/-a (${reference})`);
@@ -79,8 +92,14 @@ async function pushOne(
       `An image does not exist locally with the tag: ${formatReference(ref, true)}`,
     );
   const image = readStoredImage(store, resolved.image);
-  const digest = await pushImage(store, client, ref, image, ref.tag ?? "latest", opts);
-  return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest, size: image.record.manifestSize };
+  const pushed = await pushImage(store, client, ref, image, ref.tag ?? "latest", opts);
+  return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest: pushed.digest, size: pushed.size };
+}
+
+interface PushedManifest {
+  digest: Digest;
+  size: number;
+  mediaType: string;
 }
 
 /** An image's blobs, then its manifest under `reference` (a tag, or its digest inside an index push). */
@@ -91,21 +110,66 @@ async function pushImage(
   image: StoredImage,
   reference: string,
   opts: PushOptions,
-): Promise<Digest> {
+): Promise<PushedManifest> {
+  const progress = opts.onProgress ?? (() => undefined);
+  const plans = planLayers(store, image, opts.compression ?? "gzip", opts.forceCompression === true);
+  for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
+  // Every layer as it will be sent is known (stored, or compressed by an earlier push): the
+  // manifest is known too. Already there under this name: a registry accepts a manifest only
+  // once the blobs it names are in the repository, so nothing else need be asked.
+  const known = plans.map((p) => p.send);
+  if (known.every((d): d is Descriptor => d !== undefined)) {
+    const manifest = pushedManifest(store, image, known);
+    if ((await client.manifestDigest(ref.path, reference, [pushScope(ref.path)])) === manifest.digest) {
+      for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Layer already exists" });
+      addRepoDigest(store, `${fullName(ref)}@${manifest.digest}`, image.record.id);
+      return { digest: manifest.digest, size: manifest.bytes.length, mediaType: manifest.mediaType };
+    }
+  }
+  return store.withLease((lease) => pushBlobsAndManifest(store, client, ref, image, reference, plans, lease, opts));
+}
+
+async function pushBlobsAndManifest(
+  store: LocalStore,
+  client: RegistryClient,
+  ref: Reference,
+  image: StoredImage,
+  reference: string,
+  plans: readonly LayerPlan[],
+  lease: Lease,
+  opts: PushOptions,
+): Promise<PushedManifest> {
   const progress = opts.onProgress ?? (() => undefined);
   const journalDir = join(store.root, "tmp");
-  const blobs = [...image.manifest.layers, image.manifest.config];
-  for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
-  // Already there under this name: a registry accepts a manifest only once the blobs it names
-  // are in the repository, so nothing else need be asked (one request instead of one per blob).
-  if ((await client.manifestDigest(ref.path, reference, [pushScope(ref.path)])) === image.record.manifest) {
-    for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Layer already exists" });
-    addRepoDigest(store, `${fullName(ref)}@${image.record.manifest}`, image.record.id);
-    return image.record.manifest;
-  }
-  await mapLimit(blobs, opts.registry.maxConcurrentUploads, async (desc) => {
-    const id = shortId(desc.digest);
-    const isLayer = desc !== image.manifest.config;
+  const sent: Descriptor[] = plans.map((p) => p.send ?? p.stored);
+  // copies made by an earlier push: a concurrent prune must not take them before the manifest is up
+  for (const p of plans) if (p.convert && p.send) lease.protect(p.send.digest);
+  const jobs = [...plans.map((plan, i) => ({ plan, i })), { plan: undefined, i: -1 }];
+  await mapLimit(jobs, opts.registry.maxConcurrentUploads, async ({ plan, i }) => {
+    const isLayer = plan !== undefined;
+    const id = shortId(plan ? plan.stored.digest : image.manifest.config.digest);
+    if (plan?.convert && !plan.send) {
+      let current = 0;
+      sent[i] = await compressAndUpload({
+        store,
+        lease,
+        client,
+        repo: ref.path,
+        plan,
+        attempts: opts.registry.attempts,
+        backoffMs: opts.registry.backoffMs,
+        onBytes: (n) => {
+          current += n;
+          progress({ id, status: "Pushing", current, total: plan.stored.size });
+        },
+        onRestart: () => {
+          current = 0;
+        },
+      });
+      progress({ id, status: "Pushed" });
+      return;
+    }
+    const desc = plan ? (plan.send ?? plan.stored) : image.manifest.config;
     const path = store.blobPath(desc.digest);
     if (!fs.existsSync(path))
       throw new BerthError("BLOB_UNKNOWN", `blob ${desc.digest} of the image is missing from the store`);
@@ -116,7 +180,8 @@ async function pushImage(
       digest: desc.digest,
       size: desc.size,
       open: (start, end) => fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }),
-      mountFrom: mountCandidates(store, desc.digest, ref),
+      // a compressed copy was pushed wherever the layer it comes from was
+      mountFrom: mountCandidates(store, plan ? plan.stored.digest : desc.digest, ref),
       journalDir,
       // one PUT up to the chunk size (at most 32 MiB: a failed PUT starts over), PATCH chunks above
       monolithicMax: Math.min(32 << 20, opts.registry.uploadChunkSize),
@@ -137,16 +202,16 @@ async function pushImage(
     else if (outcome.kind === "mounted") progress({ id, status: `Mounted from ${outcome.from}` });
     else progress({ id, status: "Pushed" });
   });
-  const bytes = store.readBlob(image.record.manifest);
+  const manifest = pushedManifest(store, image, sent);
   const digest = await client.putManifest(
     ref.path,
     reference,
-    bytes,
-    image.record.manifestMediaType,
+    manifest.bytes,
+    manifest.mediaType,
     `putting the manifest of image ${shortId(image.record.id)}`,
   );
   addRepoDigest(store, `${fullName(ref)}@${digest}`, image.record.id);
-  return digest;
+  return { digest, size: manifest.bytes.length, mediaType: manifest.mediaType };
 }
 
 /**
@@ -177,11 +242,11 @@ export async function pushIndex(
     const client = registries.client(ref.domain);
     const manifests = [];
     for (const m of members) {
-      const digest = await pushImage(store, client, ref, m, m.record.manifest, opts);
+      const pushed = await pushImage(store, client, ref, m, m.record.manifest, opts);
       manifests.push({
-        mediaType: m.record.manifestMediaType,
-        digest,
-        size: m.record.manifestSize,
+        mediaType: pushed.mediaType,
+        digest: pushed.digest,
+        size: pushed.size,
         platform: {
           architecture: m.config.architecture,
           os: m.config.os,

@@ -1,14 +1,17 @@
 import type { Command } from "@commander-js/extra-typings";
 import { familiarName, parseReference } from "../../oci/reference.js";
 import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
+import { parseCompression } from "../../verbs/compression-option.js";
 import type { CliContext } from "../context.js";
 
-/** `push [-a] [-q] NAME[:TAG]`, with docker's output. */
+/** `push [-a] [-q] [--compression gzip|zstd|none] [--force-compression] NAME[:TAG]`, with docker's output. */
 export function registerPush(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<name>", "NAME[:TAG]")
     .option("-a, --all-tags", "push all tags of the repository")
     .option("-q, --quiet", "suppress verbose output")
+    .option("--compression <kind>", "compress plain tar layers on the way: gzip, zstd or none", "gzip")
+    .option("--force-compression", "also recompress layers stored with another compression")
     .action(async (name, opts) => {
       // loaded when used: the registry client (undici) and the terminal view (log-update)
       // would cost every other command ~20-40 ms of start-up
@@ -16,6 +19,7 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
         import("../../verbs/push.js"),
         import("../transfer-view.js"),
       ]);
+      const compression = parseCompression(opts.compression); // a bad value before any output
       const ref = parseReference(name);
       const view = await TransferView.open(ctx.stdout, opts.quiet);
       if (!ref.tag && !opts.allTags) view.line("Using default tag: latest");
@@ -23,6 +27,8 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
       const pushed = await push(ctx.store(), name, {
         registry: registryConfigFromEnv(ctx.env),
         ...(opts.allTags ? { allTags: true } : {}),
+        compression,
+        ...(opts.forceCompression ? { forceCompression: true } : {}),
         onProgress: view.event,
       });
       view.flush();

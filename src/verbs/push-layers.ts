@@ -1,0 +1,187 @@
+import * as fs from "node:fs";
+import { pipeline, Transform, type TransformCallback } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compressor } from "../image/layer-compression.js";
+import { inflater } from "../image/zstd.js";
+import { type Digest, digestFromHash, newHash, sha256 } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
+import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";
+import type { Descriptor } from "../oci/schema.js";
+import { retriableUpload, uploadStreamed } from "../registry-client/blob-upload.js";
+import type { RegistryClient } from "../registry-client/registry-client.js";
+import { findCompressedLayer, recordCompressedLayer } from "../store/layer-compressions.js";
+import type { Lease, LocalStore } from "../store/local-store.js";
+import type { StoredImage } from "./stored-image.js";
+
+export type Compressed = Exclude<Compression, "none">;
+
+/** One layer of a push: sent as stored, or as a compressed copy (already made, or to make). */
+export interface LayerPlan {
+  stored: Descriptor;
+  diffId: Digest;
+  /** What the pushed manifest names; undefined until the copy is made. */
+  send: Descriptor | undefined;
+  /** The copy to make (or made), when the layer is not sent as stored. */
+  convert?: { from: Compression; to: Compressed };
+}
+
+/** Layer media types push may compress: plain distributable tars, and with force any distributable one. */
+const DISTRIBUTABLE: ReadonlySet<string> = new Set([
+  MediaType.ociLayer,
+  MediaType.ociLayerGzip,
+  MediaType.ociLayerZstd,
+  MediaType.dockerLayer,
+  MediaType.dockerLayerGzip,
+  MediaType.dockerLayerZstd,
+]);
+
+/**
+ * What each layer becomes. A plain tar is compressed as asked; a compressed layer is sent as
+ * stored (docker never recompresses), unless `force` and it is compressed otherwise (buildx's
+ * force-compression). Foreign and non-distributable layers always go as they are. A copy made
+ * by an earlier push is found in the store, so planning never compresses anything.
+ */
+export function planLayers(
+  store: LocalStore,
+  image: StoredImage,
+  compression: Compression,
+  force: boolean,
+): LayerPlan[] {
+  const diffIds = image.config.rootfs.diff_ids;
+  return image.manifest.layers.map((stored, i) => {
+    const diffId = (diffIds[i] ?? stored.digest) as Digest;
+    const from = layerCompression(stored.mediaType) ?? "none";
+    const convertible = DISTRIBUTABLE.has(stored.mediaType) && from !== compression;
+    if (compression === "none" || !convertible || (from !== "none" && !force)) return { stored, diffId, send: stored };
+    const plan: LayerPlan = { stored, diffId, send: undefined, convert: { from, to: compression } };
+    const cached = findCompressedLayer(store, diffId, compression);
+    if (cached) plan.send = { ...stored, mediaType: mediaTypeFor(plan), digest: cached.digest, size: cached.size };
+    return plan;
+  });
+}
+
+/**
+ * The manifest to push: the stored one when every layer goes as stored (its digest unchanged),
+ * else the same with the compressed descriptors. zstd has no Docker v2s2 media type docker
+ * itself reads, so a Docker manifest with a zstd layer becomes an OCI one (as BuildKit does);
+ * the config's bytes, so the image ID, are the same either way.
+ */
+export function pushedManifest(
+  store: LocalStore,
+  image: StoredImage,
+  layers: readonly Descriptor[],
+): { bytes: Buffer; digest: Digest; mediaType: string } {
+  if (layers.every((d, i) => d === image.manifest.layers[i]))
+    return {
+      bytes: store.readBlob(image.record.manifest),
+      digest: image.record.manifest,
+      mediaType: image.record.manifestMediaType,
+    };
+  const toOci =
+    image.record.manifestMediaType === MediaType.dockerManifest &&
+    layers.some((d) => d.mediaType === MediaType.ociLayerZstd);
+  const doc = JSON.parse(store.readBlob(image.record.manifest).toString("utf8")) as Record<string, unknown>;
+  let mediaType = image.record.manifestMediaType;
+  let out = layers;
+  if (toOci) {
+    mediaType = MediaType.ociManifest;
+    doc.mediaType = mediaType;
+    doc.config = { ...image.manifest.config, mediaType: MediaType.ociConfig };
+    out = layers.map((d) => {
+      const c = layerCompression(d.mediaType);
+      if (c === undefined || d.mediaType === MediaType.dockerForeignLayer)
+        throw new BerthError(
+          "UNSUPPORTED",
+          `layer ${d.digest} (${d.mediaType}) has no OCI media type: push with --compression gzip`,
+        );
+      return { ...d, mediaType: layerMediaType(c, "oci") };
+    });
+  }
+  doc.layers = out;
+  const bytes = Buffer.from(JSON.stringify(doc));
+  return { bytes, digest: sha256(bytes), mediaType };
+}
+
+export interface CompressUpload {
+  store: LocalStore;
+  lease: Lease;
+  client: RegistryClient;
+  repo: string;
+  plan: LayerPlan;
+  attempts: number;
+  backoffMs: number;
+  /** Bytes of the stored layer read so far (the compressed size is unknown until the end). */
+  onBytes: (n: number) => void;
+  onRestart: () => void;
+}
+
+/**
+ * Compresses a stored layer while uploading it, in one pass: store file → (inflate) → compress
+ * → hash, a temp file in the store and the upload. Once the registry has taken the blob under
+ * its digest, the temp file becomes the store's blob (through the lease, so nothing half-written
+ * is ever visible and a prune cannot take it) and the cache records it.
+ */
+export async function compressAndUpload(opts: CompressUpload): Promise<Descriptor> {
+  const { store, plan } = opts;
+  const convert = plan.convert;
+  if (!convert) throw new Error("compressAndUpload: a layer sent as stored");
+  const what = `layer ${plan.diffId} (${convert.to})`;
+  for (let failures = 0; ; ) {
+    const tmp = store.tempPath();
+    const fd = fs.openSync(tmp, "w");
+    const hash = newHash("sha256");
+    let size = 0;
+    try {
+      const tee = new Transform({
+        highWaterMark: 1 << 20,
+        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+          hash.update(chunk);
+          size += chunk.length;
+          fs.write(fd, chunk, (err) => cb(err, chunk));
+        },
+      });
+      const counter = new Transform({
+        highWaterMark: 1 << 20,
+        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+          opts.onBytes(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      const stages: NodeJS.ReadWriteStream[] = [counter];
+      const inflate = inflater(convert.from, what);
+      if (inflate) stages.push(inflate);
+      stages.push(compressor(convert.to, what), tee);
+      const body = pipeline([store.openBlob(plan.stored.digest), ...stages], () => undefined) as unknown as Transform;
+      const digest = await uploadStreamed({
+        client: opts.client,
+        repo: opts.repo,
+        body,
+        digest: () => digestFromHash("sha256", hash),
+        what,
+      });
+      fs.closeSync(fd);
+      opts.lease.adoptVerified(tmp, digest);
+      const layer = { digest, size };
+      recordCompressedLayer(store, plan.diffId, convert.to, layer);
+      return { ...plan.stored, mediaType: mediaTypeFor(plan), digest, size };
+    } catch (err) {
+      if (!retriableUpload(err) || ++failures >= opts.attempts) throw err;
+      opts.onRestart();
+      await sleep(opts.backoffMs * 2 ** (failures - 1));
+    } finally {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed above
+      }
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+}
+
+/** gzip keeps the stored layer's family (Docker's diff.tar.gzip in a v2s2 manifest); zstd is OCI's. */
+function mediaTypeFor(plan: LayerPlan): string {
+  const to = plan.convert?.to ?? "gzip";
+  const docker = plan.stored.mediaType.startsWith("application/vnd.docker.");
+  return layerMediaType(to, docker && to === "gzip" ? "docker" : "oci");
+}

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import Database from "better-sqlite3";
+import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { Distribution, ok } from "./registry-client-harness.js";
+
+/**
+ * Push compresses plain tar layers (gzip by default, zstd on request) and keeps the compressed
+ * copy in the store, so a second push neither compresses again nor changes the manifest digest.
+ */
+let reg: Distribution;
+let work: string;
+let root: string;
+
+interface Desc {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+interface RegistryManifest {
+  mediaType?: string;
+  config: Desc;
+  layers: Desc[];
+}
+
+async function registryGet(path: string, accept?: string): Promise<{ digest: string | null; body: Buffer }> {
+  const res = await fetch(`http://${reg.host}/v2/${path}`, {
+    headers: accept ? { accept } : {},
+  });
+  assert.equal(res.status, 200, `GET ${path}`);
+  return { digest: res.headers.get("docker-content-digest"), body: Buffer.from(await res.arrayBuffer()) };
+}
+
+const ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+function compressions(storeRoot: string): { diff_id: string; compression: string; digest: string }[] {
+  const db = new Database(join(storeRoot, "berth.db"), { readonly: true });
+  try {
+    return db.prepare("SELECT diff_id, compression, digest FROM layer_compressions ORDER BY 1, 2").all() as {
+      diff_id: string;
+      compression: string;
+      digest: string;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+function blobFiles(storeRoot: string): string[] {
+  return fs.readdirSync(join(storeRoot, "blobs", "sha256")).sort();
+}
+
+before(async () => {
+  ensureDocker();
+  work = tempDir("rc-compression");
+  reg = await Distribution.start(join(work, "registry"));
+  root = join(work, "root");
+  const tar = busyboxRootfsTar(join(work, "bb"));
+  ok(berth(root, ["import", "-c", 'CMD ["cat", "/etc/hello"]', tar, `${reg.host}/cz:1`]), "import");
+});
+after(async () => {
+  await reg.stop();
+  sh(DOCKER, ["rmi", "-f", `${reg.host}/cz:1`]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+test("push gzips a plain layer: the registry's layers decompress to the config's diffIDs, and docker runs it", async () => {
+  const out = ok(berth(root, ["push", `${reg.host}/cz:1`]), "push");
+  const digest = /^1: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(out)?.[1];
+  assert.ok(digest, out);
+  const m = await registryGet("cz/manifests/1", ACCEPT);
+  assert.equal(m.digest, digest);
+  const manifest = JSON.parse(m.body.toString("utf8")) as RegistryManifest;
+  const config = JSON.parse((await registryGet(`cz/blobs/${manifest.config.digest}`)).body.toString("utf8")) as {
+    rootfs: { diff_ids: string[] };
+  };
+  assert.equal(manifest.layers.length, config.rootfs.diff_ids.length);
+  for (const [i, layer] of manifest.layers.entries()) {
+    assert.equal(layer.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
+    const blob = (await registryGet(`cz/blobs/${layer.digest}`)).body;
+    assert.equal(blob.length, layer.size);
+    const plain = gunzipSync(blob);
+    assert.equal(`sha256:${createHash("sha256").update(plain).digest("hex")}`, config.rootfs.diff_ids[i]);
+  }
+  // the image ID (config digest) is the stored one
+  const id = JSON.parse(ok(berth(root, ["inspect", `${reg.host}/cz:1`]), "inspect")) as { Id: string }[];
+  assert.equal(manifest.config.digest, id[0]?.Id);
+
+  const inspected = JSON.parse(
+    must("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${reg.host}/cz:1`]),
+  ) as RegistryManifest;
+  assert.deepEqual(
+    inspected.layers.map((l) => l.mediaType),
+    manifest.layers.map(() => "application/vnd.oci.image.layer.v1.tar+gzip"),
+  );
+  must(DOCKER, ["pull", "-q", `${reg.host}/cz:1`]);
+  assert.equal(must(DOCKER, ["run", "--rm", `${reg.host}/cz:1`]), "hello from berth\n");
+
+  // the compressed copy is kept in the store and recorded against the layer's diffID
+  const cached = compressions(root);
+  assert.equal(cached.length, manifest.layers.length);
+  assert.deepEqual(
+    cached.map((c) => c.digest),
+    manifest.layers.map((l) => l.digest),
+  );
+  for (const c of cached) assert.ok(fs.existsSync(join(root, "blobs", "sha256", c.digest.slice(7))));
+});
+
+test("a second push, to the same and to another repository, compresses nothing and sends the same manifest", async () => {
+  const before = blobFiles(root);
+  const cachedBefore = compressions(root);
+  const first = (await registryGet("cz/manifests/1", ACCEPT)).digest;
+  const again = ok(berth(root, ["push", `${reg.host}/cz:1`]), "re-push");
+  assert.ok(again.includes(`digest: ${first} `), again);
+  assert.match(again, /: Layer already exists$/m);
+  ok(berth(root, ["tag", `${reg.host}/cz:1`, `${reg.host}/other:1`]), "tag");
+  const other = ok(berth(root, ["push", `${reg.host}/other:1`]), "push elsewhere");
+  assert.ok(other.includes(`digest: ${first} `), other);
+  assert.match(other, /Mounted from cz|Layer already exists/);
+  // no new blob written, no new compression recorded
+  assert.deepEqual(blobFiles(root), before);
+  assert.deepEqual(compressions(root), cachedBefore);
+});
+
+test("--compression zstd pushes zstd layers; berth pulls it into a fresh store with the same image ID and runs it", async () => {
+  ok(berth(root, ["tag", `${reg.host}/cz:1`, `${reg.host}/cz:zstd`]), "tag");
+  const out = ok(berth(root, ["push", "--compression", "zstd", `${reg.host}/cz:zstd`]), "push zstd");
+  const digest = /^zstd: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(out)?.[1];
+  assert.ok(digest, out);
+  const manifest = JSON.parse(
+    (await registryGet("cz/manifests/zstd", ACCEPT)).body.toString("utf8"),
+  ) as RegistryManifest;
+  assert.equal(manifest.mediaType, "application/vnd.oci.image.manifest.v1+json");
+  for (const l of manifest.layers) assert.equal(l.mediaType, "application/vnd.oci.image.layer.v1.tar+zstd");
+  const raw = JSON.parse(
+    must("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${reg.host}/cz:zstd`]),
+  ) as RegistryManifest;
+  assert.deepEqual(raw.layers, manifest.layers);
+  assert.deepEqual(
+    compressions(root).map((c) => c.compression),
+    manifest.layers.flatMap(() => ["gzip", "zstd"]),
+  );
+
+  const fresh = join(work, "fresh");
+  ok(berth(fresh, ["pull", `${reg.host}/cz:zstd`]), "pull zstd");
+  const id = (r: string) =>
+    (JSON.parse(ok(berth(r, ["inspect", `${reg.host}/cz:zstd`]), "inspect")) as { Id: string }[])[0]?.Id;
+  assert.equal(id(fresh), id(root));
+  assert.equal(ok(berth(fresh, ["run", "--rm", `${reg.host}/cz:zstd`]), "run"), "hello from berth\n");
+  // a second zstd push compresses nothing either
+  const files = blobFiles(root);
+  assert.ok(ok(berth(root, ["push", "--compression", "zstd", `${reg.host}/cz:zstd`]), "re-push").includes(digest));
+  assert.deepEqual(blobFiles(root), files);
+});
+
+test("--compression none keeps the stored manifest; a bad value is one line", async () => {
+  ok(berth(root, ["tag", `${reg.host}/cz:1`, `${reg.host}/cz:plain`]), "tag");
+  const out = ok(berth(root, ["push", "--compression", "none", `${reg.host}/cz:plain`]), "push none");
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+  const stored = JSON.parse(ok(berth(root, ["inspect", `${reg.host}/cz:plain`]), "inspect")) as {
+    Id: string;
+  }[];
+  const index = JSON.parse(fs.readFileSync(join(root, "index.json"), "utf8")) as { manifests: Desc[] };
+  assert.ok(
+    index.manifests.some((m) => m.digest === digest),
+    "the pushed manifest is the stored one",
+  );
+  const manifest = JSON.parse(
+    (await registryGet("cz/manifests/plain", ACCEPT)).body.toString("utf8"),
+  ) as RegistryManifest;
+  assert.equal(manifest.config.digest, stored[0]?.Id);
+  for (const l of manifest.layers) assert.equal(l.mediaType, "application/vnd.oci.image.layer.v1.tar");
+
+  const bad = berth(root, ["push", "--compression", "lz4", `${reg.host}/cz:plain`]);
+  assert.notEqual(bad.code, 0);
+  assert.equal(bad.stdout, "");
+  assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  assert.match(bad.stderr, /invalid --compression "lz4": use gzip, zstd or none/);
+});
+
+test("removing the image and pruning drops its compressed copies with it", () => {
+  const cached = compressions(root).map((c) => c.digest);
+  assert.ok(cached.length >= 2);
+  for (const t of ["1", "zstd", "plain"]) ok(berth(root, ["rmi", `${reg.host}/cz:${t}`]), `rmi ${t}`);
+  // still held by other:1: the copies stay
+  for (const d of cached) assert.ok(fs.existsSync(join(root, "blobs", "sha256", d.slice(7))), d);
+  ok(berth(root, ["rmi", `${reg.host}/other:1`]), "rmi other");
+  ok(berth(root, ["image", "prune", "-a", "-f"]), "prune");
+  for (const d of cached) assert.ok(!fs.existsSync(join(root, "blobs", "sha256", d.slice(7))), d);
+  assert.deepEqual(compressions(root), []);
+});
