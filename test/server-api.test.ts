@@ -729,4 +729,64 @@ describe("content discovery (end-8, end-12, _catalog)", () => {
       1,
     );
   });
+
+  test("referrers: a long list is paged with Link (n, last, the filter kept); exactly n is one page", async () => {
+    const name = "disco/refpages";
+    const subject = testImage([21]);
+    await pushImage(base, name, "v1", subject);
+    const empty = Buffer.from("{}");
+    await putBlob(base, name, empty);
+    const referrer = (i: number, artifactType: string) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType,
+          config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(empty), size: 2 },
+          layers: [],
+          subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.manifest.length },
+          annotations: { i: String(i) },
+        }),
+      );
+    const sigs = [0, 1, 2].map((i) => referrer(i, "application/vnd.example.sig.v1"));
+    for (const m of [...sigs, referrer(3, "application/vnd.example.sbom.v1")]) {
+      const r = await call("PUT", `${base}/v2/${name}/manifests/${sha256(m)}`, {
+        headers: { "content-type": OCI_MANIFEST },
+        body: m,
+      });
+      assert.equal(r.status, 201);
+    }
+    type Index = { manifests: { digest: string }[] };
+    // walks the Links from `first`, returning each page's digests
+    const walk = async (first: string) => {
+      const pages: string[][] = [];
+      for (let url: string | undefined = first; url !== undefined; ) {
+        const r = await call("GET", `${base}${url}`);
+        assert.equal(r.status, 200);
+        pages.push(r.json<Index>().manifests.map((m) => m.digest));
+        url = /^<([^>]+)>; rel="next"$/.exec(r.headers.link ?? "")?.[1];
+        assert.ok(pages.length < 10, "the links end");
+      }
+      return pages;
+    };
+    const filter = "artifactType=application/vnd.example.sig.v1";
+    const sigDigests = sigs.map((m) => sha256(m)).sort();
+    // three matching referrers in pages of 2: two pages, the filter carried into the link
+    assert.deepEqual(await walk(`/v2/${name}/referrers/${subject.digest}?n=2&${filter}`), [
+      sigDigests.slice(0, 2),
+      sigDigests.slice(2),
+    ]);
+    // exactly n: one page, no Link
+    const exact = await call("GET", `${base}/v2/${name}/referrers/${subject.digest}?n=3&${filter}`);
+    assert.equal(exact.headers.link, undefined);
+    assert.deepEqual(
+      exact.json<Index>().manifests.map((m) => m.digest),
+      sigDigests,
+    );
+    // unfiltered, the sbom is there too; without n, all in one page (the maximum is 1,000)
+    assert.equal((await walk(`/v2/${name}/referrers/${subject.digest}?n=3`)).flat().length, 4);
+    const one = await call("GET", `${base}/v2/${name}/referrers/${subject.digest}`);
+    assert.equal(one.headers.link, undefined);
+    assert.equal(one.json<Index>().manifests.length, 4);
+  });
 });

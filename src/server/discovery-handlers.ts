@@ -1,6 +1,7 @@
 import { MediaType } from "../oci/media-types.js";
 import { authorize, type Call, denial, unknown } from "./call.js";
 import { nextLink, pageParams, sendJson } from "./http.js";
+import type { ReferrerDescriptor } from "./metadata.js";
 import { requestDigest } from "./names.js";
 import { RegistryError } from "./registry-error.js";
 
@@ -69,15 +70,31 @@ export async function listCatalog(call: Call): Promise<void> {
 }
 
 /**
+ * Referrers per page. Clients cap an index they read (oras and containerd at 4 MiB, like
+ * manifests); a descriptor with a few annotations is ~0.3-1 KiB, so 1,000 stays far below.
+ */
+export const REFERRERS_PAGE_MAX = 1_000;
+
+/**
  * GET /v2/<name>/referrers/<digest> (end-12a, end-12b): an image index of the manifests whose
  * subject is `digest`, filtered by `artifactType`. Never 404 (clients would fall back to the
- * tag schema): an unknown repository or subject has no referrers.
+ * tag schema): an unknown repository or subject has no referrers. A long list is paged (spec:
+ * a `Link` header with rel="next", which clients follow as given): `n` (at most the page
+ * maximum) and `last` (a digest) work as for tags.
  */
 export async function listReferrers(call: Call, name: string, digestText: string): Promise<void> {
   const digest = requestDigest(digestText);
   await authorize(call, name, ["pull"]);
   const artifactType = call.query.get("artifactType") || undefined;
-  const manifests = await call.registry.metadata.referrers(name, digest, artifactType);
+  const { n, last } = pageParams(call.query, REFERRERS_PAGE_MAX);
+  const limit = n ?? REFERRERS_PAGE_MAX;
+  // one more than the page says whether a next page exists
+  const found = await call.registry.metadata.referrers(name, digest, artifactType, {
+    after: last,
+    limit: limit === 0 ? 0 : limit + 1,
+  });
+  const manifests = found.slice(0, limit);
+  const more = found.length > limit && manifests.length > 0;
   sendJson(
     call.res,
     200,
@@ -85,6 +102,17 @@ export async function listReferrers(call: Call, name: string, digestText: string
     {
       "Content-Type": MediaType.ociIndex,
       ...(artifactType !== undefined ? { "OCI-Filters-Applied": "artifactType" } : {}),
+      // the filter goes into the link too: the next page is of the same filtered list
+      ...(more
+        ? {
+            Link: nextLink(
+              `/v2/${name}/referrers/${digest}`,
+              limit,
+              (manifests[manifests.length - 1] as ReferrerDescriptor).digest,
+              artifactType !== undefined ? { artifactType } : {},
+            ),
+          }
+        : {}),
     },
   );
 }

@@ -81,7 +81,8 @@ export function pageParams(query: URLSearchParams, max: number): { n: number | u
   return { n, last: last === "" ? undefined : last };
 }
 
-/** RFC 5988 `Link` to the next page (spec "Listing Tags"). */
-export function nextLink(path: string, n: number, last: string): string {
-  return `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`;
+/** RFC 5988 `Link` to the next page (spec "Listing Tags"); `keep` are query parameters the next page keeps (a filter). */
+export function nextLink(path: string, n: number, last: string, keep: Record<string, string> = {}): string {
+  const extra = Object.entries(keep).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`);
+  return `<${path}?n=${n}&last=${encodeURIComponent(last)}${extra.join("")}>; rel="next"`;
 }

@@ -38,13 +38,29 @@ export interface RegistryMetadata {
   deleteTag(repository: string, tag: string): Promise<boolean>;
   /** Tags after `last` in byte order, at most `limit`; undefined when the repository does not exist. */
   listTags(repository: string, last: string | undefined, limit: number): Promise<string[] | undefined>;
-  /** Manifests in the repository whose `subject` is `digest`, as referrers descriptors. */
-  referrers(repository: string, digest: Digest, artifactType: string | undefined): Promise<ReferrerDescriptor[]>;
+  /**
+   * Manifests in the repository whose `subject` is `digest`, as referrers descriptors, in digest
+   * order: at most `limit`, those after `after` (the paging cursor).
+   */
+  referrers(
+    repository: string,
+    digest: Digest,
+    artifactType: string | undefined,
+    page: { after: string | undefined; limit: number },
+  ): Promise<ReferrerDescriptor[]>;
 
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;
   /** Marks an upload active now (GC keeps uploads touched within the grace period). */
   touchUpload(id: string): Promise<void>;
+  /**
+   * Takes the session's cross-process lock for `owner` (and marks it active), in one write
+   * transaction: "claimed" when it was free or its holder is stale (`isStale(holder)`, e.g. a
+   * dead process), "busy" when another live holder has it, "unknown" when there is no session.
+   */
+  claimUpload(id: string, owner: string, isStale: (holder: string) => boolean): Promise<"claimed" | "busy" | "unknown">;
+  /** Frees the lock if `owner` still holds it. */
+  releaseUpload(id: string, owner: string): Promise<void>;
   deleteUpload(id: string): Promise<void>;
 
   /** Blobs GC may remove: referenced by no manifest, and neither the blob nor any link is newer than `cutoff`. */

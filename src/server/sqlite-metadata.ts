@@ -95,6 +95,9 @@ export class SqliteMetadata implements RegistryMetadata {
   constructor(db: Database.Database) {
     this.db = db;
     db.exec(SCHEMA);
+    // added after the first release: a registry.db made before it lacks the column
+    const columns = db.pragma("table_info(uploads)") as { name: string }[];
+    if (!columns.some((c) => c.name === "lock_owner")) db.exec("ALTER TABLE uploads ADD COLUMN lock_owner TEXT");
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       repoId: p("SELECT id FROM repositories WHERE name = ?").pluck(),
@@ -144,13 +147,17 @@ export class SqliteMetadata implements RegistryMetadata {
         `SELECT m.media_type mediaType, m.digest, m.size, m.artifact_type artifactType, m.annotations
            FROM repositories r JOIN manifests m ON m.repository_id = r.id
           WHERE r.name = @name AND m.subject = @subject AND (@artifactType IS NULL OR m.artifact_type = @artifactType)
-          ORDER BY m.created_at, m.digest`,
+            AND m.digest > @after
+          ORDER BY m.digest LIMIT @limit`,
       ),
       insertUpload: p(
         "INSERT INTO uploads (id, repository, algorithm, created_at, updated_at) VALUES (@id, @repository, @algorithm, @createdAt, @createdAt)",
       ),
       getUpload: p("SELECT id, repository, algorithm, created_at createdAt FROM uploads WHERE id = ?"),
       touchUpload: p("UPDATE uploads SET updated_at = ? WHERE id = ?"),
+      uploadOwner: p("SELECT lock_owner FROM uploads WHERE id = ?"),
+      claimUpload: p("UPDATE uploads SET lock_owner = ?, updated_at = ? WHERE id = ?"),
+      releaseUpload: p("UPDATE uploads SET lock_owner = NULL WHERE id = ? AND lock_owner = ?"),
       deleteUpload: p("DELETE FROM uploads WHERE id = ?"),
       staleUploads: p("SELECT id FROM uploads WHERE updated_at < ?").pluck(),
       garbage: p(`SELECT b.digest FROM blobs b WHERE ${GARBAGE_WHERE} ORDER BY b.digest`).pluck(),
@@ -288,8 +295,19 @@ export class SqliteMetadata implements RegistryMetadata {
     return this.q.listTags.all(repo, last ?? "", limit) as string[];
   }
 
-  async referrers(repository: string, digest: Digest, artifactType: string | undefined): Promise<ReferrerDescriptor[]> {
-    const rows = this.q.referrers.all({ name: repository, subject: digest, artifactType: artifactType ?? null }) as {
+  async referrers(
+    repository: string,
+    digest: Digest,
+    artifactType: string | undefined,
+    page: { after: string | undefined; limit: number },
+  ): Promise<ReferrerDescriptor[]> {
+    const rows = this.q.referrers.all({
+      name: repository,
+      subject: digest,
+      artifactType: artifactType ?? null,
+      after: page.after ?? "",
+      limit: page.limit,
+    }) as {
       mediaType: string;
       digest: Digest;
       size: number;
@@ -315,6 +333,24 @@ export class SqliteMetadata implements RegistryMetadata {
 
   async touchUpload(id: string): Promise<void> {
     this.write(() => this.q.touchUpload.run(Date.now(), id));
+  }
+
+  async claimUpload(
+    id: string,
+    owner: string,
+    isStale: (holder: string) => boolean,
+  ): Promise<"claimed" | "busy" | "unknown"> {
+    return this.write(() => {
+      const row = this.q.uploadOwner.get(id) as { lock_owner: string | null } | undefined;
+      if (!row) return "unknown";
+      if (row.lock_owner !== null && row.lock_owner !== owner && !isStale(row.lock_owner)) return "busy";
+      this.q.claimUpload.run(owner, Date.now(), id);
+      return "claimed";
+    });
+  }
+
+  async releaseUpload(id: string, owner: string): Promise<void> {
+    this.write(() => this.q.releaseUpload.run(id, owner));
   }
 
   async deleteUpload(id: string): Promise<void> {

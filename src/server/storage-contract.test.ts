@@ -114,10 +114,13 @@ function metadataContract(name: string, make: () => RegistryMetadata) {
     assert.deepEqual(await m.listRepositories("r/one", 10), ["r/two"]);
     const ref = manifestOf("ref", [a], { subject: m1.digest, artifactType: "x/sig", annotations: { k: "v" } });
     await m.putManifest("r/one", ref, undefined);
-    assert.deepEqual(await m.referrers("r/one", m1.digest, undefined), [
+    const all = { after: undefined, limit: 10 };
+    assert.deepEqual(await m.referrers("r/one", m1.digest, undefined, all), [
       { mediaType: ref.mediaType, digest: ref.digest, size: 3, artifactType: "x/sig", annotations: { k: "v" } },
     ]);
-    assert.deepEqual(await m.referrers("r/one", m1.digest, "x/other"), []);
+    assert.deepEqual(await m.referrers("r/one", m1.digest, "x/other", all), []);
+    assert.deepEqual(await m.referrers("r/one", m1.digest, undefined, { after: ref.digest, limit: 10 }), []);
+    assert.deepEqual(await m.referrers("r/one", m1.digest, undefined, { after: undefined, limit: 0 }), []);
     assert.equal(await m.deleteTag("r/one", "v1"), true);
     assert.equal(await m.deleteTag("r/one", "v1"), false);
     assert.equal(await m.deleteManifest("r/one", m1.digest), true);

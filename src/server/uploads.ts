@@ -1,5 +1,7 @@
 import { createHash, type Hash, randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Digest, type DigestAlgorithm, digestAlgorithm } from "../oci/digest.js";
+import { processAlive } from "../store/local-store.js";
 import type { BlobStorage } from "./blob-storage.js";
 import type { LinkResult, RegistryMetadata, UploadSession } from "./metadata.js";
 import { RegistryError } from "./registry-error.js";
@@ -11,6 +13,11 @@ interface HashState {
   offset: number;
 }
 
+/** This process, apart from an earlier one that had the same pid (a restarted container's pid 1). */
+const PROCESS_TOKEN = randomUUID();
+/** How long a request waits for a session another process is writing before it gives up. */
+const CLAIM_WAIT_MS = 60_000;
+
 /**
  * Upload sessions (spec "Pushing blobs"): bytes are appended in order and hashed on the way;
  * the session's state is the stored bytes plus a metadata row, so an upload survives a
@@ -20,6 +27,8 @@ interface HashState {
 export class Uploads {
   private readonly hashes = new Map<string, HashState>();
   private readonly locks = new Map<string, Promise<void>>();
+  /** Who holds a session's cross-process lock: `pid:process token:instance`. */
+  private readonly owner = `${process.pid}:${PROCESS_TOKEN}:${randomUUID()}`;
 
   constructor(
     private readonly storage: BlobStorage,
@@ -45,7 +54,12 @@ export class Uploads {
     return { session, size };
   }
 
-  /** Runs `fn` alone for this upload: concurrent PATCHes of one session take turns. */
+  /**
+   * Runs `fn` alone for this upload: concurrent PATCHes of one session take turns, within this
+   * process (a promise chain) and across processes (`berth serve --workers`, or two servers on
+   * one root: the session row's lock, taken and freed in write transactions). Two requests
+   * appending at once would write the same offsets of one file.
+   */
   async exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(id) ?? Promise.resolve();
     let release = () => {};
@@ -56,11 +70,39 @@ export class Uploads {
     this.locks.set(id, chained);
     await previous;
     try {
-      return await fn();
+      const claimed = await this.claim(id);
+      try {
+        return await fn();
+      } finally {
+        if (claimed) await this.metadata.releaseUpload(id, this.owner);
+      }
     } finally {
       release();
       if (this.locks.get(id) === chained) this.locks.delete(id);
     }
+  }
+
+  /** Takes the session's row lock, waiting while another live process writes it; false when there is no session. */
+  private async claim(id: string): Promise<boolean> {
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const r = await this.metadata.claimUpload(id, this.owner, (holder) => this.stale(holder));
+      if (r !== "busy") return r === "claimed";
+      if (Date.now() > deadline) {
+        throw new RegistryError("BLOB_UPLOAD_INVALID", "the upload is being written by another request", {
+          status: 409,
+        });
+      }
+      await sleep(pause);
+    }
+  }
+
+  /** A holder that can no longer release: its process is gone, or was an earlier process with our pid. */
+  private stale(holder: string): boolean {
+    const [pid, token, instance] = holder.split(":");
+    // our own instance: the promise chain above already makes us the only writer here
+    if (token === PROCESS_TOKEN) return `${pid}:${token}:${instance}` === this.owner;
+    return Number(pid) === process.pid || !processAlive(Number(pid));
   }
 
   /**
@@ -69,8 +111,8 @@ export class Uploads {
    * resent; a streamed body keeps what arrived, and the client resumes from the status Range.
    */
   async append(session: UploadSession, offset: number, body: AsyncIterable<Buffer>, atomic: boolean): Promise<number> {
+    // no touchUpload here: claiming the session (every PATCH and PUT) marks it active
     const state = await this.hashAt(session, offset);
-    await this.metadata.touchUpload(session.id);
     try {
       const written = await this.storage.append(session.id, offset, body, (chunk) => state.hash.update(chunk));
       state.offset = offset + written;

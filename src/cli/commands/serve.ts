@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { parseGoDuration } from "../../dockerfile/duration.js";
@@ -5,6 +6,7 @@ import { BerthError } from "../../oci/errors.js";
 import { type AccessPolicy, openAccess } from "../../server/access.js";
 import { tokenAccessOptions } from "../../server/auth/serve-options.js";
 import { TokenAccessPolicy } from "../../server/auth/token-access-policy.js";
+import { isServeWorker, startPrimary, workerStopRequested } from "../../server/cluster.js";
 import { JsonLinesLog } from "../../server/request-log.js";
 import { startRegistry } from "../../server/server.js";
 import type { CliContext } from "../context.js";
@@ -23,16 +25,30 @@ export function registerServe(cmd: Command, ctx: CliContext): void {
     .option("--log-file <file>", "append request logs (JSON lines) to FILE instead of standard error")
     .option("--no-access-log", "do not log requests")
     .option("--shutdown-timeout <duration>", "how long requests in flight may finish after SIGTERM", "10s")
+    .option(
+      "--workers <n>",
+      "server processes sharing the port (default: one per core, at most 4; 1 with --auth token)",
+    )
     .action(async (opts) => {
       const root = opts.root ?? registryDefaultRoot(ctx);
       const { host, port } = parseAddr(opts.addr);
       const graceMs = durationMs(opts.shutdownTimeout, "--shutdown-timeout");
-      const policy = await selectPolicy(opts.auth, root, ctx, opts);
-      if (policy === openAccess && !isLoopback(host)) {
+      const workers = workerCount(opts.workers, opts.auth);
+      const worker = isServeWorker();
+      // at once: a primary that dies while this worker starts must not leave it serving
+      const stopAsked = worker ? workerStopRequested() : undefined;
+      // the primary opens the policy once (first start: signing key, first admin) before forking
+      const notice = worker ? () => {} : (line: string) => ctx.stderr.write(`berth serve: ${line}\n`);
+      const policy = await selectPolicy(opts.auth, root, ctx.env, notice, opts);
+      if (policy === openAccess && !isLoopback(host) && !worker) {
         ctx.stderr.write(
           `WARNING: an open registry on ${opts.addr}: anyone who can reach it can push, pull and delete. ` +
             "Use --auth token for accounts, or listen on 127.0.0.1.\n",
         );
+      }
+      if (workers > 1 && !worker) {
+        await policy.close?.();
+        return servePrimary(ctx, { addr: opts.addr, root, workers, grace: opts.shutdownTimeout });
       }
       const log = opts.accessLog
         ? opts.logFile
@@ -44,16 +60,57 @@ export function registerServe(cmd: Command, ctx: CliContext): void {
           throw new BerthError("USAGE", `cannot listen on ${opts.addr}: ${err.message}`);
         },
       );
+      if (stopAsked) {
+        // the primary speaks for the workers; a stop is its message (or a signal sent to this pid)
+        await Promise.race([stopAsked, stopSignal()]);
+        await running.close(graceMs);
+        await log?.close();
+        process.disconnect?.();
+        return;
+      }
       ctx.stderr.write(`berth serve: listening on ${running.url} (root ${root})\n`);
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGTERM", () => resolve("SIGTERM"));
-        process.once("SIGINT", () => resolve("SIGINT"));
-      });
+      const signal = await stopSignal();
       ctx.stderr.write(`berth serve: ${signal}: finishing requests in flight (up to ${opts.shutdownTimeout})\n`);
       await running.close(graceMs);
       await log?.close();
       ctx.stderr.write("berth serve: stopped\n");
     });
+}
+
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+}
+
+/** The primary of `--workers N`: forks the servers, speaks for them, and stops them on a signal. */
+async function servePrimary(
+  ctx: CliContext,
+  o: { addr: string; root: string; workers: number; grace: string },
+): Promise<void> {
+  const notice = (line: string) => ctx.stderr.write(`berth serve: ${line}\n`);
+  // the signal handlers go first: a SIGTERM while the workers start still stops them all
+  const signal = stopSignal();
+  const primary = await startPrimary({ workers: o.workers, notice }).catch((err: Error) => {
+    throw new BerthError("USAGE", `cannot listen on ${o.addr}: ${err.message}`);
+  });
+  notice(
+    `listening on http://${primary.address} (root ${o.root}); ${o.workers} workers, pids ${primary.pids.join(" ")}`,
+  );
+  const got = await signal;
+  notice(`${got}: finishing requests in flight (up to ${o.grace})`);
+  await primary.stop();
+  notice("stopped");
+}
+
+/** `--workers`: a positive integer; by default one per core (at most 4), and 1 with token auth (see cluster.ts). */
+function workerCount(text: string | undefined, auth: string): number {
+  if (text === undefined) return auth === "none" ? Math.min(availableParallelism(), 4) : 1;
+  if (!/^\d{1,3}$/.test(text) || Number(text) < 1) {
+    throw new BerthError("USAGE", `invalid --workers "${text}": expected a whole number from 1`);
+  }
+  return Number(text);
 }
 
 /**
@@ -63,7 +120,8 @@ export function registerServe(cmd: Command, ctx: CliContext): void {
 async function selectPolicy(
   mode: string,
   root: string,
-  ctx: CliContext,
+  env: CliContext["env"],
+  notice: (line: string) => void,
   flags: { addr: string; authRealm?: string; authService?: string },
 ): Promise<AccessPolicy> {
   switch (mode) {
@@ -76,8 +134,8 @@ async function selectPolicy(
           listen: flags.addr,
           realm: flags.authRealm,
           service: flags.authService,
-          env: ctx.env,
-          notice: (line) => ctx.stderr.write(`berth serve: ${line}\n`),
+          env,
+          notice,
         }),
       );
     default:
