@@ -55,7 +55,10 @@ test("registry killed between two chunks of a push: the rerun resumes that uploa
   proxy.hooks.onProgress = (e, phase) => {
     if (phase === "response-end" && e.method === "PATCH" && e.status === 202 && ++patches === 7) void reg.kill();
   };
-  const first = await berthAsync(root, ["push", image], { env });
+  // as stored: chunk-level resumption is for blobs that exist before the push (already
+  // compressed layers, and copies an earlier push made); a layer compressed on the way is one
+  // streamed upload, whose rerun starts that layer over (the next test shows whole ones are kept)
+  const first = await berthAsync(root, ["push", "--compression", "none", image], { env });
   assert.notEqual(first.code, 0, first.stdout);
   assert.equal(first.stderr.trimEnd().split("\n").length, 1, first.stderr);
   assert.match(first.stderr, /^Error: pushing 127\.0\.0\.1:\d+\/faults\/push-chunk:1: .*(refused|reach)/);
@@ -65,7 +68,7 @@ test("registry killed between two chunks of a push: the rerun resumes that uploa
   proxy.hooks.onProgress = undefined;
   proxy.log.length = 0;
   await reg.restart();
-  const rerun = ok(await berthAsync(root, ["push", image], { env }), "rerun");
+  const rerun = ok(await berthAsync(root, ["push", "--compression", "none", image], { env }), "rerun");
   const sentAgain = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
   // 24 MiB in all; 12 MiB were accepted before the kill: the rerun sends the rest (and the small config)
   assert.ok(sentAgain <= 12 * MiB + 4096, `rerun sent ${sentAgain} bytes`);
@@ -89,7 +92,8 @@ test("a connection reset during a chunk: the push asks the registry where it sta
     }
     return false;
   };
-  const out = ok(await berthAsync(root, ["push", image], { env }), "push through a reset");
+  // as stored: see above (a stream being compressed cannot be asked for again from an offset)
+  const out = ok(await berthAsync(root, ["push", "--compression", "none", image], { env }), "push through a reset");
   assert.match(out, /: Pushed$/m);
   const asked = proxy.log.filter((e) => e.method === "GET" && e.url.includes("/blobs/uploads/"));
   assert.equal(asked.length, 1, "one status request after the reset");
@@ -119,8 +123,10 @@ test("registry killed in the middle of a push chunk: complete blobs are not sent
   const rerun = ok(await berthAsync(root, ["push", image], { env }), "rerun");
   const sentAgain = proxy.log.filter(isUpload).reduce((s, e) => s + e.sent, 0);
   // the first layer was whole before the kill; Distribution drops a chunk cut short (it
-  // refuses to resume at an offset other than its own record), so at most two layers go again
-  assert.ok(sentAgain <= 16 * MiB + 4096, `rerun sent ${sentAgain} bytes`);
+  // refuses to resume at an offset other than its own record), so at most two layers go again.
+  // They go gzip'd (push's default), random bytes grow by gzip's block framing (~0.03%); the
+  // first one's compressed copy, kept in the store when its upload ended, is found and not sent.
+  assert.ok(sentAgain <= 16 * MiB + 16 * 1024, `rerun sent ${sentAgain} bytes`);
   assert.match(rerun, /: Layer already exists$/m);
   ok(await berthAsync(join(reg.dir, "check"), ["pull", image]), "pull back");
 });

@@ -102,13 +102,16 @@ interface PushedManifest {
   mediaType: string;
 }
 
-/** An image's blobs, then its manifest under `reference` (a tag, or its digest inside an index push). */
+/**
+ * An image's blobs, then its manifest under `tag`, or inside an index push (no tag) under its
+ * digest: the pushed manifest's, which differs from the stored one once layers are compressed.
+ */
 async function pushImage(
   store: LocalStore,
   client: RegistryClient,
   ref: Reference,
   image: StoredImage,
-  reference: string,
+  tag: string | undefined,
   opts: PushOptions,
 ): Promise<PushedManifest> {
   const progress = opts.onProgress ?? (() => undefined);
@@ -120,13 +123,13 @@ async function pushImage(
   const known = plans.map((p) => p.send);
   if (known.every((d): d is Descriptor => d !== undefined)) {
     const manifest = pushedManifest(store, image, known);
-    if ((await client.manifestDigest(ref.path, reference, [pushScope(ref.path)])) === manifest.digest) {
+    if ((await client.manifestDigest(ref.path, tag ?? manifest.digest, [pushScope(ref.path)])) === manifest.digest) {
       for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Layer already exists" });
       addRepoDigest(store, `${fullName(ref)}@${manifest.digest}`, image.record.id);
       return { digest: manifest.digest, size: manifest.bytes.length, mediaType: manifest.mediaType };
     }
   }
-  return store.withLease((lease) => pushBlobsAndManifest(store, client, ref, image, reference, plans, lease, opts));
+  return store.withLease((lease) => pushBlobsAndManifest(store, client, ref, image, tag, plans, lease, opts));
 }
 
 async function pushBlobsAndManifest(
@@ -134,7 +137,7 @@ async function pushBlobsAndManifest(
   client: RegistryClient,
   ref: Reference,
   image: StoredImage,
-  reference: string,
+  tag: string | undefined,
   plans: readonly LayerPlan[],
   lease: Lease,
   opts: PushOptions,
@@ -205,7 +208,7 @@ async function pushBlobsAndManifest(
   const manifest = pushedManifest(store, image, sent);
   const digest = await client.putManifest(
     ref.path,
-    reference,
+    tag ?? manifest.digest,
     manifest.bytes,
     manifest.mediaType,
     `putting the manifest of image ${shortId(image.record.id)}`,
@@ -242,7 +245,7 @@ export async function pushIndex(
     const client = registries.client(ref.domain);
     const manifests = [];
     for (const m of members) {
-      const pushed = await pushImage(store, client, ref, m, m.record.manifest, opts);
+      const pushed = await pushImage(store, client, ref, m, undefined, opts);
       manifests.push({
         mediaType: pushed.mediaType,
         digest: pushed.digest,
