@@ -2,6 +2,7 @@ import { ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { isIndexMediaType, isManifestMediaType, layerCompression } from "../oci/media-types.js";
+import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { formatReference, fullName, parseReference, type Reference, withDefaultTag } from "../oci/reference.js";
 import {
   type Descriptor,
@@ -20,7 +21,6 @@ import type { RetryListener } from "../registry-client/transport.js";
 import { blobHasDiffId, layerSizes, registerImage, tryResolve } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { mapLimit } from "./concurrency.js";
-import { hostPlatform } from "./platform.js";
 import type { TransferListener } from "./transfer-events.js";
 
 export interface PullOptions {
@@ -46,12 +46,6 @@ export interface PulledImage {
   downloaded: boolean;
 }
 
-interface PlatformWanted {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
 /**
  * `docker pull`: registry → store. The manifest is negotiated (OCI index or manifest, Docker
  * list or v2s2), an index narrowed to one platform, every byte checked against its digest
@@ -63,7 +57,7 @@ export async function pull(store: LocalStore, reference: string, opts: PullOptio
   if (opts.allTags && (ref.tag || ref.digest)) {
     throw new BerthError("USAGE", `tag can't be used with --all-tags/-a: give the repository only (${reference})`);
   }
-  const platform = parsePlatform(opts.platform);
+  const platform = wantedPlatform(opts.platform);
   const registries = new Registries(opts.registry, opts.onRetry);
   try {
     const client = registries.client(ref.domain);
@@ -91,25 +85,24 @@ export async function pull(store: LocalStore, reference: string, opts: PullOptio
   }
 }
 
-function parsePlatform(text: string | undefined): PlatformWanted & { explicit: boolean } {
+/**
+ * `--platform`, normalised as containerd does (aarch64 is arm64, linux/arm is linux/arm/v7), so
+ * pull picks what build and run mean by the same words; a bad one keeps pull's own message.
+ */
+function wantedPlatform(text: string | undefined): PlatformSpec & { explicit: boolean } {
   if (!text) return { ...hostPlatform(), explicit: false };
-  const parts = text.toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p.length === 0)) {
+  try {
+    return { ...parsePlatform(text), explicit: true };
+  } catch {
     throw new BerthError("USAGE", `invalid platform "${text}": expected os/arch or os/arch/variant, like linux/arm64`);
   }
-  const [os, architecture, variant] = parts as [string, string, string?];
-  return { os, architecture, ...(variant ? { variant } : {}), explicit: true };
-}
-
-function formatPlatform(p: PlatformWanted): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 }
 
 async function pullOne(
   store: LocalStore,
   client: RegistryClient,
   ref: Reference,
-  platform: PlatformWanted & { explicit: boolean },
+  platform: PlatformSpec & { explicit: boolean },
   opts: PullOptions,
 ): Promise<PulledImage> {
   const repo = ref.path;
@@ -129,7 +122,8 @@ async function pullOne(
     if (
       platform.explicit &&
       !isIndexMediaType(top.mediaType) &&
-      (config.os !== platform.os || config.architecture !== platform.architecture)
+      // os and architecture only, as before: a config often leaves its variant out
+      !platformMatches({ os: platform.os, architecture: platform.architecture }, config)
     ) {
       throw new BerthError(
         "UNSUPPORTED",
@@ -166,20 +160,16 @@ async function pullOne(
   });
 }
 
-/** Picks the platform's manifest from an index (docker's rule: os and arch, and variant when asked). */
+/** Picks the platform's manifest from an index (containerd's match: os and arch, and variant when asked). */
 async function fromIndex(
   client: RegistryClient,
   repo: string,
   top: FetchedManifest,
-  platform: PlatformWanted,
+  platform: PlatformSpec,
 ): Promise<FetchedManifest> {
   const index = parseJson(indexSchema, top.bytes, `image index ${top.digest}`);
   const candidates = index.manifests.filter(
-    (m) =>
-      isManifestMediaType(m.mediaType) &&
-      m.platform?.os === platform.os &&
-      m.platform?.architecture === platform.architecture &&
-      (!platform.variant || m.platform.variant === platform.variant),
+    (m) => isManifestMediaType(m.mediaType) && m.platform !== undefined && platformMatches(platform, m.platform),
   );
   const chosen = candidates[0];
   if (!chosen) {
