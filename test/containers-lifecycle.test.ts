@@ -199,6 +199,27 @@ test("create, then start -a: Created in ps, then the output and the exit code", 
   assert.equal(none.stderr, "Error: No such container: nosuch\n");
 });
 
+test("start -a passes a signal to this process on to the container", { skip }, async () => {
+  ok(["create", "--name", "proxied", "life/bb:1", "sh", "-c", TRAPPING]);
+  const child = berthSpawn(root, ["start", "-a", "proxied"]);
+  const closed = once(child, "close");
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  let code: unknown;
+  try {
+    await until("the trap to be set", () => out.includes("up"));
+    child.kill("SIGTERM");
+    [code] = await closed;
+  } finally {
+    child.kill("SIGKILL"); // a follower left running would keep this test file alive
+  }
+  assert.equal(code, 7, "the container's trap ended it, and start -a exits with its code");
+  assert.match(out, /got TERM/);
+  ok(["rm", "proxied"]);
+});
+
 test("a command that cannot be found: run -d exits 127, the container stays Created", { skip }, async () => {
   const r = b(["run", "-d", "--name", "nocmd", "life/bb:1", "nope"]);
   assert.equal(r.code, 127);

@@ -61,7 +61,8 @@ export async function stop(
 /** `docker kill`: a signal (default SIGKILL) to a running container. */
 export function kill(store: LocalStore, container: ContainerRecord, signal = "KILL"): void {
   const sig = parseSignal(signal);
-  const c = refreshContainer(store, container);
+  // read again: the caller's record may be from before it started (start -a's signal proxy)
+  const c = refreshContainer(store, getContainer(store, container.id) ?? container);
   if (c.state !== "running") {
     throw new BerthError("CONFLICT", `Cannot kill container: ${container.name}: Container ${c.id} is not running`);
   }

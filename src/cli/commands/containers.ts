@@ -146,6 +146,8 @@ async function forEachContainer(
   if (failed) ctx.setExitCode(1);
 }
 
+const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"];
+
 /** `start [-a] [-i] CONTAINER...` */
 export function registerStart(cmd: Command, ctx: CliContext): void {
   cmd
@@ -177,8 +179,21 @@ export function registerStart(cmd: Command, ctx: CliContext): void {
           ctx.setExitCode(report.exitCode);
           return;
         }
-        for await (const e of logs(store, c, { follow: true, sinceNs: since })) {
-          (e.stream === "stdout" ? ctx.stdout : ctx.stderr).write(e.log);
+        // docker's --sig-proxy: a signal to this process goes on to the container
+        const proxy = (sig: NodeJS.Signals) => {
+          try {
+            kill(store, c, sig);
+          } catch {
+            // it ended meanwhile
+          }
+        };
+        for (const sig of PROXIED) process.on(sig, proxy);
+        try {
+          for await (const e of logs(store, c, { follow: true, sinceNs: since })) {
+            (e.stream === "stdout" ? ctx.stdout : ctx.stderr).write(e.log);
+          }
+        } finally {
+          for (const sig of PROXIED) process.off(sig, proxy);
         }
         ctx.setExitCode(getContainer(store, c.id)?.spec.exitCode ?? 0);
         return;
