@@ -1,11 +1,13 @@
 // Makes the registry benchmark's image: an OCI layout directory holding one image whose only
-// layer is a tar of one file of random bytes (nothing to gain from compression), so every
-// tool sends the same bytes. Usage: node bench/registry-client-image.mjs DIR MIB NAME
+// layer is an uncompressed tar of one file: random bytes (nothing to gain from compression), or
+// with CONTENT "words" text-ish lines of random words from a fixed vocabulary (compresses to
+// about half with gzip, as text does), so push's compression is measured both ways.
+// Usage: node bench/registry-client-image.mjs DIR MIB NAME [random|words]
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 
-const [dir, mibText, name] = process.argv.slice(2);
+const [dir, mibText, name, content = "random"] = process.argv.slice(2);
 const mib = Number(mibText);
 fs.mkdirSync(join(dir, "blobs", "sha256"), { recursive: true });
 
@@ -27,6 +29,28 @@ function header(fileName, size) {
   return h;
 }
 
+// a seeded generator: the same words every run, so every tool compresses the same text
+let seed = 0x2545f491;
+const next = () => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return seed >>> 0;
+};
+const vocabulary = Array.from({ length: 8192 }, () =>
+  Array.from({ length: 2 + (next() % 9) }, () => String.fromCharCode(97 + (next() % 26))).join(""),
+);
+function wordsChunk(n) {
+  const parts = [];
+  let len = 0;
+  while (len < n) {
+    const line = Array.from({ length: 4 + (next() % 12) }, () => vocabulary[next() % vocabulary.length]).join(" ");
+    parts.push(line);
+    len += line.length + 1;
+  }
+  return Buffer.from(`${parts.join("\n")}\n`).subarray(0, n);
+}
+
 const size = mib * 1024 * 1024;
 const tmp = join(dir, "layer.tmp");
 const fd = fs.openSync(tmp, "w");
@@ -36,7 +60,8 @@ const write = (b) => {
   fs.writeSync(fd, b);
 };
 write(header("payload.bin", size));
-for (let left = size; left > 0; left -= 1 << 20) write(randomBytes(Math.min(left, 1 << 20)));
+const chunk = content === "words" ? wordsChunk : randomBytes;
+for (let left = size; left > 0; left -= 1 << 20) write(chunk(Math.min(left, 1 << 20)));
 write(Buffer.alloc(1024));
 fs.closeSync(fd);
 const layerDigest = `sha256:${hash.digest("hex")}`;

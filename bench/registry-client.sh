@@ -6,11 +6,15 @@
 #                                  and a raw curl download of the layer to a file
 #   re-push of the unchanged image: the whole command, and the network part alone (the library's
 #                                  push() timed in-process, node start and store open left out)
-# One image with one layer: a tar of BENCH_MIB (default 500) MiB of random bytes, so every tool
-# sends the same bytes (docker alone gzips it on push). Runs are interleaved, the order rotating
-# each round; medians of BENCH_RUNS (default 3) rounds; ratios are berth / peer.
+# One image with one uncompressed layer: a tar of BENCH_MIB (default 500) MiB of random bytes,
+# or with BENCH_CONTENT=words text-ish random words (about half compressible). berth, skopeo
+# and docker all gzip it on push (raw curl sends it as it is); "berth-cached" is berth's push to
+# an empty registry once its store holds the compressed copy (nothing compressed); berth's
+# first-push cells start with that copy removed. Runs are interleaved, the order rotating each
+# round; medians of BENCH_RUNS (default 3) rounds; ratios are berth / peer.
 #
-#   bash bench/registry-client.sh            # writes bench/out/registry-client/results.md
+#   bash bench/registry-client.sh            # writes bench/out/registry-client/results-500.md
+#   BENCH_CONTENT=words bash bench/registry-client.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -18,6 +22,7 @@ source bench/lib.sh
 
 RUNS=${BENCH_RUNS:-3}
 MIB=${BENCH_MIB:-500}
+CONTENT=${BENCH_CONTENT:-random}
 W=$OUT/registry-client
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
@@ -25,7 +30,9 @@ BERTH_BIN=$(pwd)/bin/berth
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 REG=127.0.0.1:$PORT
 ROOT=$W/berth-root
-NAME=bench/big-$MIB:1 # per size: a store or docker holding another size's image must not stand in
+# per size and content: a store or docker holding another image must not stand in
+if [ "$CONTENT" = random ]; then KIND=$MIB; else KIND=$MIB-$CONTENT; fi
+NAME=bench/big-$KIND:1
 REG_PID=""
 
 reg_start() {
@@ -77,17 +84,17 @@ timed() {
 }
 
 # ---- the image, in the OCI layout (skopeo), berth's store and docker
-if [ ! -f "$W/layout-$MIB/index.json" ]; then
+if [ ! -f "$W/layout-$KIND/index.json" ]; then
   log "making a ${MIB} MiB single-layer image"
-  rm -rf "$W/layout-$MIB"
-  node bench/registry-client-image.mjs "$W/layout-$MIB" "$MIB" "$NAME" >"$W/layout-$MIB.txt"
+  rm -rf "$W/layout-$KIND"
+  node bench/registry-client-image.mjs "$W/layout-$KIND" "$MIB" "$NAME" "$CONTENT" >"$W/layout-$KIND.txt"
 fi
-read -r LAYER_DIGEST LAYER_SIZE <"$W/layout-$MIB.txt"
-LAYER_FILE=$W/layout-$MIB/blobs/sha256/${LAYER_DIGEST#sha256:}
+read -r LAYER_DIGEST LAYER_SIZE <"$W/layout-$KIND.txt"
+LAYER_FILE=$W/layout-$KIND/blobs/sha256/${LAYER_DIGEST#sha256:}
 if ! "$BERTH_BIN" --root "$ROOT" image inspect "$NAME" >/dev/null 2>&1; then
-  tar -C "$W/layout-$MIB" -cf "$W/layout-$MIB.tar" .
-  "$BERTH_BIN" --root "$ROOT" load -q -i "$W/layout-$MIB.tar"
-  rm -f "$W/layout-$MIB.tar"
+  tar -C "$W/layout-$KIND" -cf "$W/layout-$KIND.tar" .
+  "$BERTH_BIN" --root "$ROOT" load -q -i "$W/layout-$KIND.tar"
+  rm -f "$W/layout-$KIND.tar"
 fi
 "$BERTH_BIN" --root "$ROOT" tag "$NAME" "$REG/$NAME"
 if ! "$DOCKER" image inspect "$NAME" >/dev/null 2>&1; then
@@ -95,11 +102,33 @@ if ! "$DOCKER" image inspect "$NAME" >/dev/null 2>&1; then
 fi
 "$DOCKER" tag "$NAME" "$REG/$NAME"
 
+# Forgets the compressed copies berth's pushes keep, so the next push compresses again (a first push).
+berth_uncache() {
+  node -e 'const D=require("better-sqlite3");const db=new D(process.argv[1]);db.prepare("DELETE FROM layer_compressions").run();db.close()' "$ROOT/berth.db"
+  "$BERTH_BIN" --root "$ROOT" image prune -f >/dev/null # the copies' blobs, now unreferenced
+}
+
+# A field (size, digest) of the layer the registry holds after a push (what the tool sent).
+pushed_layer() {
+  curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REG/v2/bench/big-$KIND/manifests/1" |
+    node -e 'let s="";process.stdin.on("data",(c)=>(s+=c)).on("end",()=>console.log(JSON.parse(s).layers[0][process.argv[1]]))' "$1"
+}
+
 cell_push() {
   reg_fresh
   case $1 in
-  berth) timed "$BERTH_BIN" --root "$ROOT" push "$REG/$NAME" ;;
-  skopeo) timed skopeo copy -q --dest-tls-verify=false "oci:$W/layout-$MIB:bench" "docker://$REG/$NAME" ;;
+  berth)
+    berth_uncache
+    timed "$BERTH_BIN" --root "$ROOT" push "$REG/$NAME"
+    ;;
+  berth-cached)
+    # needs the copy a berth push made (when it runs first in a round, a push makes one)
+    timed "$BERTH_BIN" --root "$ROOT" push "$REG/$NAME"
+    reg_fresh
+    timed "$BERTH_BIN" --root "$ROOT" push "$REG/$NAME"
+    ;;
+  skopeo) timed skopeo copy -q --dest-tls-verify=false "oci:$W/layout-$KIND:bench" "docker://$REG/$NAME" ;;
   docker) timed "$DOCKER" push "$REG/$NAME" ;;
   raw)
     local loc s e
@@ -130,7 +159,7 @@ cell_pull() {
     ;;
   raw)
     rm -f "$W/pull-raw.bin"
-    timed curl -fsS -o "$W/pull-raw.bin" "http://$REG/v2/bench/big-$MIB/blobs/$LAYER_DIGEST"
+    timed curl -fsS -o "$W/pull-raw.bin" "http://$REG/v2/bench/big-$KIND/blobs/$PULL_LAYER"
     ;;
   esac
 }
@@ -147,20 +176,24 @@ repush_network() {
   ' "$ROOT" "$REG/$NAME"
 }
 
-TOOLS=(berth skopeo docker raw)
+TOOLS=(berth berth-cached skopeo docker raw)
 : >"$W/times.txt"
 for run in $(seq 1 "$RUNS"); do
   # rotate the order each round, so no tool always runs first (or after the same neighbour)
-  order=("${TOOLS[@]:$((run % 4))}" "${TOOLS[@]:0:$((run % 4))}")
+  order=("${TOOLS[@]:$((run % ${#TOOLS[@]}))}" "${TOOLS[@]:0:$((run % ${#TOOLS[@]}))}")
   for tool in "${order[@]}"; do
     cell_push "$tool"
-    log "run $run push $tool $SECS s"
+    size=$([ "$tool" = raw ] && echo "$LAYER_SIZE" || pushed_layer size)
+    log "run $run push $tool $SECS s ($size bytes)"
     echo "push $tool $SECS" >>"$W/times.txt"
+    echo "size $tool $size" >>"$W/times.txt"
   done
   # every pull reads the same thing: the image as berth pushed it to an empty registry
   reg_fresh
   "$BERTH_BIN" --root "$ROOT" push "$REG/$NAME" >/dev/null
+  PULL_LAYER=$(pushed_layer digest) # gzip'd by that push: what raw curl downloads too
   for tool in "${order[@]}"; do
+    [ "$tool" = berth-cached ] && continue
     cell_pull "$tool"
     log "run $run pull $tool $SECS s"
     echo "pull $tool $SECS" >>"$W/times.txt"
@@ -182,14 +215,16 @@ node --input-type=module -e '
   };
   const mb = Number(process.argv[2]) / 1e6;
   const f = (x) => x.toFixed(2);
-  let out = `n=${process.argv[3]} rounds, ${(mb).toFixed(0)} MB layer, medians in seconds (MB/s)\n\n`;
-  out += "| | berth | skopeo | docker | raw curl | berth/skopeo | berth/docker | berth/raw |\n|---|---|---|---|---|---|---|---|\n";
+  let out = `n=${process.argv[3]} rounds, ${(mb).toFixed(0)} MB ${process.argv[4]} layer (uncompressed), medians in seconds (uncompressed MB/s)\n\n`;
+  out += "| | berth | berth (copy cached) | skopeo | docker | raw curl | berth/skopeo | berth/docker | berth/raw |\n|---|---|---|---|---|---|---|---|---|\n";
   for (const op of ["push", "pull"]) {
-    const m = Object.fromEntries(["berth", "skopeo", "docker", "raw"].map((t) => [t, med(op, t)]));
-    const cell = (t) => `${f(m[t])} (${(mb / m[t]).toFixed(0)})`;
-    out += `| ${op} | ${cell("berth")} | ${cell("skopeo")} | ${cell("docker")} | ${cell("raw")} | ${f(m.berth / m.skopeo)} | ${f(m.berth / m.docker)} | ${f(m.berth / m.raw)} |\n`;
+    const m = Object.fromEntries(["berth", "berth-cached", "skopeo", "docker", "raw"].map((t) => [t, med(op, t)]));
+    const cell = (t) => (Number.isNaN(m[t]) || m[t] === undefined ? "-" : `${f(m[t])} (${(mb / m[t]).toFixed(0)})`);
+    out += `| ${op} | ${cell("berth")} | ${cell("berth-cached")} | ${cell("skopeo")} | ${cell("docker")} | ${cell("raw")} | ${f(m.berth / m.skopeo)} | ${f(m.berth / m.docker)} | ${f(m.berth / m.raw)} |\n`;
   }
+  const mbOf = (t) => (med("size", t) / 1e6).toFixed(1);
+  out += `\nlayer bytes in the registry (MB): berth ${mbOf("berth")}, skopeo ${mbOf("skopeo")}, docker ${mbOf("docker")}, raw ${mbOf("raw")}\n`;
   out += `\nre-push of the unchanged image: whole command ${f(med("repush", "command"))} s, network part (library push() in-process) ${med("repush", "network").toFixed(3)} s\n`;
   process.stdout.write(out);
-' "$W/times.txt" "$LAYER_SIZE" "$RUNS" | tee "$W/results.md"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$W/results.md"
+' "$W/times.txt" "$LAYER_SIZE" "$RUNS" "$CONTENT" | tee "$W/results-$KIND.md"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$W/results-$KIND.md"
