@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
@@ -6,7 +7,7 @@ import { after, before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
-import { Distribution, ok } from "./registry-client-harness.js";
+import { Distribution, ok, randomImageArchive, tarOf } from "./registry-client-harness.js";
 
 /**
  * Push compresses plain tar layers (gzip by default, zstd on request) and keeps the compressed
@@ -192,4 +193,97 @@ test("removing the image and pruning drops its compressed copies with it", () =>
   ok(berth(root, ["image", "prune", "-a", "-f"]), "prune");
   for (const d of cached) assert.ok(!fs.existsSync(join(root, "blobs", "sha256", d.slice(7))), d);
   assert.deepEqual(compressions(root), []);
+});
+
+const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+/** An OCI layout tar whose one image has a Docker v2s2 manifest with a plain (diff.tar) layer. */
+async function dockerManifestArchive(dir: string, name: string): Promise<{ path: string; diffId: string }> {
+  const layout = join(dir, "docker-layout");
+  fs.mkdirSync(join(layout, "blobs", "sha256"), { recursive: true });
+  const put = (b: Buffer) => {
+    const d = sha(b);
+    fs.writeFileSync(join(layout, "blobs", "sha256", d.slice(7)), b);
+    return { digest: d, size: b.length };
+  };
+  const layer = await tarOf({ "words.txt": Buffer.from("a few words, and again a few words\n".repeat(4096)) });
+  const config = put(
+    Buffer.from(
+      JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha(layer)] } }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        config: { mediaType: "application/vnd.docker.container.image.v1+json", ...config },
+        layers: [{ mediaType: "application/vnd.docker.image.rootfs.diff.tar", ...put(layer) }],
+      }),
+    ),
+  );
+  fs.writeFileSync(join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  fs.writeFileSync(
+    join(layout, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+          ...manifest,
+          annotations: { "io.containerd.image.name": name, "org.opencontainers.image.ref.name": "1" },
+        },
+      ],
+    }),
+  );
+  const path = join(dir, "docker-layout.tar");
+  must("tar", ["-C", layout, "-cf", path, "."]);
+  return { path, diffId: sha(layer) };
+}
+
+test("a Docker v2s2 manifest gets diff.tar.gzip layers; with zstd it is pushed as an OCI manifest, same config", async () => {
+  const r = join(work, "docker-root");
+  const { path, diffId } = await dockerManifestArchive(work, `${reg.host}/dk:1`);
+  ok(berth(r, ["load", "-i", path]), "load");
+  ok(berth(r, ["push", `${reg.host}/dk:1`]), "push");
+  const gz = JSON.parse((await registryGet("dk/manifests/1", ACCEPT)).body.toString("utf8")) as RegistryManifest;
+  assert.equal(gz.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+  assert.equal(gz.layers[0]?.mediaType, "application/vnd.docker.image.rootfs.diff.tar.gzip");
+  const blob = (await registryGet(`dk/blobs/${gz.layers[0]?.digest}`)).body;
+  assert.equal(sha(gunzipSync(blob)), diffId);
+  assert.ok(blob.length < 4096, `${blob.length} bytes: words compress`);
+
+  ok(berth(r, ["tag", `${reg.host}/dk:1`, `${reg.host}/dk:zstd`]), "tag");
+  ok(berth(r, ["push", "--compression", "zstd", `${reg.host}/dk:zstd`]), "push zstd");
+  const zs = JSON.parse((await registryGet("dk/manifests/zstd", ACCEPT)).body.toString("utf8")) as RegistryManifest;
+  assert.equal(zs.mediaType, "application/vnd.oci.image.manifest.v1+json");
+  assert.equal(zs.config.mediaType, "application/vnd.oci.image.config.v1+json");
+  assert.equal(zs.config.digest, gz.config.digest);
+  assert.equal(zs.layers[0]?.mediaType, "application/vnd.oci.image.layer.v1.tar+zstd");
+  const zblob = (await registryGet(`dk/blobs/${zs.layers[0]?.digest}`)).body;
+  assert.equal(sha(spawnSync("zstd", ["-d", "-c"], { input: zblob, maxBuffer: 1 << 26 }).stdout), diffId);
+});
+
+test("a gzip'd layer goes as stored with --compression zstd, and as zstd with --force-compression", async () => {
+  const r = join(work, "gz-root");
+  const image = `${reg.host}/gz:1`;
+  ok(
+    berth(r, [
+      "load",
+      "-i",
+      await randomImageArchive(work, { name: image, layers: 1, layerBytes: 64 << 10, gzip: true }),
+    ]),
+    "load",
+  );
+  const stored = (JSON.parse(fs.readFileSync(join(r, "index.json"), "utf8")) as { manifests: Desc[] }).manifests[0];
+  const kept = ok(berth(r, ["push", "--compression", "zstd", image]), "push");
+  assert.ok(kept.includes(`digest: ${stored?.digest} `), `${kept}: the stored manifest, unchanged`);
+  const forced = ok(berth(r, ["push", "--compression", "zstd", "--force-compression", image]), "push forced");
+  assert.ok(!forced.includes(stored?.digest ?? "-"), forced);
+  const m = JSON.parse((await registryGet("gz/manifests/1", ACCEPT)).body.toString("utf8")) as RegistryManifest;
+  assert.equal(m.layers[0]?.mediaType, "application/vnd.oci.image.layer.v1.tar+zstd");
+  const fresh = join(work, "gz-fresh");
+  ok(berth(fresh, ["pull", image]), "pull the recompressed image");
+  const id = (root: string) => (JSON.parse(ok(berth(root, ["inspect", image]), "inspect")) as { Id: string }[])[0]?.Id;
+  assert.equal(id(fresh), id(r));
 });
