@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { findRuntimes, hostFacts } from "../src/runtime/oci-runtime.js";
+import { runContainer } from "../src/runtime/run.js";
+import { LocalStore } from "../src/store/local-store.js";
 import {
   berth,
   berthSpawn,
@@ -596,6 +598,19 @@ test("bad input: one line, a non-zero exit, and nothing stored changes", { skip 
     assert.equal(snapshotStore(root), before, `berth ${args.join(" ")} changed nothing stored`);
   }
   ok(["rm", "bad-stopped", "bad-created"]);
+});
+
+test("a build's RUN containers do not show in ps, as BuildKit's do not in docker's", { skip }, async () => {
+  const store = LocalStore.open(root);
+  try {
+    const r = await runContainer(store, "life/bb:1", { cmd: ["true"], name: "build-step", buildStep: true });
+    assert.equal(r.exitCode, 0);
+  } finally {
+    store.close();
+  }
+  assert.equal(b(["ps", "-a", "--filter", "name=build-step", "--format", "{{.Names}}"]).stdout, "");
+  assert.equal(inspect("build-step", "{{.Name}}"), "/build-step", "still there to inspect and remove by name");
+  ok(["rm", "build-step"]);
 });
 
 test("container prune removes stopped and created containers and keeps running ones", { skip }, async () => {

@@ -52,7 +52,10 @@ const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "bef
 /** docker's container list, newest first. */
 export function containers(store: LocalStore, opts: ContainerListOptions = {}): ContainerSummary[] {
   const filters = parseFilters(opts.filters ?? []);
-  let records = listContainerRecords(store).map((c) => refreshContainer(store, c));
+  // a build's RUN steps are containers too, but BuildKit's never show in docker ps
+  let records = listContainerRecords(store)
+    .filter((c) => c.spec.options.buildStep !== true)
+    .map((c) => refreshContainer(store, c));
   const everything = records;
   if (opts.last !== undefined && opts.last > 0) records = records.slice(0, opts.last);
   else if (!opts.all && !filters.has("status") && !filters.has("exited"))
