@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import Database from "better-sqlite3";
-import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import {
+  berth,
+  berthSpawn,
+  busyboxRootfsTar,
+  corruptBlobs,
+  DOCKER,
+  ensureDocker,
+  must,
+  sh,
+  tempDir,
+} from "./helpers.js";
 import { Distribution, ok, randomImageArchive, tarOf } from "./registry-client-harness.js";
 
 /**
@@ -286,4 +297,48 @@ test("a gzip'd layer goes as stored with --compression zstd, and as zstd with --
   ok(berth(fresh, ["pull", image]), "pull the recompressed image");
   const id = (root: string) => (JSON.parse(ok(berth(root, ["inspect", image]), "inspect")) as { Id: string }[])[0]?.Id;
   assert.equal(id(fresh), id(r));
+});
+
+test("berth killed (-9) while compressing a push: no blob, no record; prune sweeps the temp file and a rerun pushes", async () => {
+  const r = join(work, "kill-root");
+  const image = `${reg.host}/killed:1`;
+  // 96 MiB of hex text: compressible, and seconds of gzip, so the kill lands mid-layer
+  const tar = join(work, "hex.tar");
+  fs.writeFileSync(tar, await tarOf({ "hex.txt": Buffer.from(randomBytes(48 << 20).toString("hex")) }));
+  ok(berth(r, ["import", tar, image]), "import");
+  const blobsBefore = blobFiles(r);
+  const child = berthSpawn(r, ["push", image]);
+  const closed = new Promise((resolve) => child.on("close", resolve));
+  const tmp = join(r, "tmp");
+  const started = Date.now();
+  // kill once a compressed temp file has grown past 4 MiB
+  for (;;) {
+    const big = fs.readdirSync(tmp).some((n) => {
+      try {
+        return fs.statSync(join(tmp, n)).size > 4 << 20;
+      } catch {
+        return false;
+      }
+    });
+    if (big) break;
+    assert.ok(Date.now() - started < 60_000, "the push never wrote its compressed copy");
+    await sleep(20);
+  }
+  child.kill("SIGKILL");
+  await closed;
+  assert.deepEqual(corruptBlobs(r), []);
+  assert.deepEqual(blobFiles(r), blobsBefore, "nothing half-written became a blob");
+  assert.deepEqual(compressions(r), []);
+  ok(berth(r, ["image", "prune", "-f"]), "prune");
+  assert.deepEqual(fs.readdirSync(tmp), [], "the dead push's temp file is swept");
+
+  const out = ok(berth(r, ["push", image]), "rerun");
+  assert.match(out, /: Pushed$/m);
+  const m = JSON.parse((await registryGet("killed/manifests/1", ACCEPT)).body.toString("utf8")) as RegistryManifest;
+  assert.equal(m.layers[0]?.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
+  assert.deepEqual(
+    compressions(r).map((c) => c.digest),
+    [m.layers[0]?.digest],
+  );
+  assert.deepEqual(corruptBlobs(r), []);
 });
