@@ -276,6 +276,7 @@ test("ps: -q, --no-trunc, filters, -n/-l, --format and -s", { skip }, async () =
   ]);
   assert.equal(b(["ps", "-l", "--format", "{{.Names}}"]).stdout, "ps-up\n");
   assert.equal(b(["ps", "-n", "2", "--format", "{{.Names}}"]).stdout, "ps-up\nps-zero\n");
+  assert.equal(b(["ps", "-n", "1", "--filter", "name=ps-three", "--format", "{{.Names}}"]).stdout, "ps-three\n");
   const q = b(["ps", "-q", "--filter", "name=ps-up"]).stdout.trim();
   assert.match(q, /^[a-f0-9]{12}$/);
   assert.match(b(["ps", "-q", "--no-trunc", "--filter", "name=ps-up"]).stdout.trim(), new RegExp(`^${q}[a-f0-9]{52}$`));

@@ -57,13 +57,15 @@ export function containers(store: LocalStore, opts: ContainerListOptions = {}): 
     .filter((c) => c.spec.options.buildStep !== true)
     .map((c) => refreshContainer(store, c));
   const everything = records;
-  if (opts.last !== undefined && opts.last > 0) records = records.slice(0, opts.last);
-  else if (!opts.all && !filters.has("status") && !filters.has("exited"))
+  const limited = opts.last !== undefined && opts.last > 0;
+  if (!limited && !opts.all && !filters.has("status") && !filters.has("exited")) {
     records = records.filter((c) => c.state === "running");
+  }
+  records = records.filter((c) => matches(store, c, filters, everything));
+  // -n counts what the filters let through, as the daemon's limit does
+  if (limited) records = records.slice(0, opts.last);
   const now = Date.now();
-  return records
-    .filter((c) => matches(store, c, filters, everything))
-    .map((c) => summarize(store, c, now, opts.size === true));
+  return records.map((c) => summarize(store, c, now, opts.size === true));
 }
 
 function parseFilters(raw: readonly string[]): Map<string, string[]> {
