@@ -111,9 +111,15 @@ function parseBytes(s) {
   return Number(m[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2]];
 }
 
+/** The server's resident memory, its child processes' included (`berth serve --workers`). */
 function rssMiB(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+  const own = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+  let children = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {}
+  return own + children.reduce((sum, child) => sum + rssMiB(child), 0);
 }
 
 /** 8 clients download the 1 GiB blob at once; the server's peak RSS above its RSS before. */

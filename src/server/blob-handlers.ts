@@ -5,6 +5,7 @@ import { API_VERSION_HEADER, send } from "./http.js";
 import { requestDigest } from "./names.js";
 import { resolveRange } from "./range.js";
 import { RegistryError } from "./registry-error.js";
+import { canSendFile, sendFile } from "./send-file.js";
 
 /** GET/HEAD /v2/<name>/blobs/<digest> (end-2), with a single-range `Range` (RFC 9110 §14). */
 export async function getBlob(call: Call, name: string, digestText: string): Promise<void> {
@@ -38,17 +39,30 @@ export async function getBlob(call: Call, name: string, digestText: string): Pro
     call.res.end();
     return;
   }
+  const start = range.kind === "partial" ? range.start : 0;
+  const count = range.kind === "partial" ? range.end - range.start + 1 : size;
+  const writeHead = () =>
+    range.kind === "partial"
+      ? call.res.writeHead(206, {
+          ...headers,
+          "Content-Length": count,
+          "Content-Range": `bytes ${range.start}-${range.end}/${size}`,
+        })
+      : call.res.writeHead(200, { ...headers, "Content-Length": size });
+  // the kernel copies the file to the socket where it can (send-file.ts), else node streams it
+  const file = canSendFile(call.res) ? await storage.openFile?.(digest) : undefined;
+  if (file) {
+    try {
+      writeHead();
+      await sendFile(call.res, file, start, count);
+    } finally {
+      await file.close();
+    }
+    return;
+  }
   const stream = await storage.read(digest, range.kind === "partial" ? range : undefined);
   if (!stream) throw await blobUnknown(call, name, digest);
-  if (range.kind === "partial") {
-    call.res.writeHead(206, {
-      ...headers,
-      "Content-Length": range.end - range.start + 1,
-      "Content-Range": `bytes ${range.start}-${range.end}/${size}`,
-    });
-  } else {
-    call.res.writeHead(200, { ...headers, "Content-Length": size });
-  }
+  writeHead();
   await pipeline(stream, call.res);
 }
 

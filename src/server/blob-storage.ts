@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 
@@ -15,6 +16,11 @@ export interface BlobStorage {
   stat(digest: Digest): Promise<number | undefined>;
   /** Streams `[start, end]` (inclusive; the whole blob without a range); undefined when absent. */
   read(digest: Digest, range?: { start: number; end: number }): Promise<Readable | undefined>;
+  /**
+   * The blob as an open local file, for sendfile(2); only storage on a local filesystem has
+   * this (an object store streams through `read`). Undefined when absent.
+   */
+  openFile?(digest: Digest): Promise<FileHandle | undefined>;
   /** Reads a whole blob into memory (small blobs, served from a cache); undefined when absent. */
   readAll(digest: Digest): Promise<Buffer | undefined>;
 

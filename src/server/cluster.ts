@@ -3,8 +3,8 @@ import { z } from "zod";
 
 /**
  * `berth serve --workers N`: N server processes on one port (node:cluster; the primary accepts
- * and hands connections round-robin), so large blob GETs and uploads use every core. Node has
- * no sendfile: each byte served goes through user space, and one process is one core.
+ * and hands connections round-robin), so requests use every core: a process runs its handlers,
+ * upload hashing and disk writes on one JS thread.
  *
  * What keeps several processes correct: blobs appear by rename inside SQLite write
  * transactions and SQLite's lock is shared between processes (as with `berth registry gc`);

@@ -60,6 +60,15 @@ export class FsBlobStorage implements BlobStorage {
     return handle.createReadStream({ highWaterMark: READ_CHUNK, ...(range ?? {}), autoClose: true });
   }
 
+  async openFile(digest: Digest): Promise<fs.promises.FileHandle | undefined> {
+    try {
+      return await fs.promises.open(this.blobPath(digest), "r");
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
   async readAll(digest: Digest): Promise<Buffer | undefined> {
     try {
       return await fs.promises.readFile(this.blobPath(digest));

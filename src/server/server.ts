@@ -14,6 +14,7 @@ import { checkName } from "./names.js";
 import { RegistryError } from "./registry-error.js";
 import type { RequestLog } from "./request-log.js";
 import { matchRoute, type Route } from "./routes.js";
+import { bytesSentOutside } from "./send-file.js";
 import { SqliteMetadata } from "./sqlite-metadata.js";
 import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from "./upload-handlers.js";
 import { Uploads } from "./uploads.js";
@@ -71,7 +72,8 @@ export function createRegistry(options: RegistryOptions): { handler: http.Reques
           method: req.method ?? "",
           path: req.url ?? "",
           status: res.statusCode,
-          bytes: socket.bytesWritten - writtenBefore,
+          // sendfile's bytes go past node's count
+          bytes: socket.bytesWritten - writtenBefore + (bytesSentOutside.get(res) ?? 0),
           bytesIn: socket.bytesRead - readBefore,
           ms: Math.round((performance.now() - started) * 100) / 100,
           remote: socket.remoteAddress,
