@@ -22,7 +22,7 @@ import { parseDockerfile } from "../dockerfile/parse.js";
 import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
 import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
-import { BerthError } from "../oci/errors.js";
+import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
@@ -217,7 +217,14 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     });
     for (const [name, platform] of missing) {
       log(`#0 [internal] pulling ${name} for ${formatPlatform(platform)}`);
-      await pullBase(name, platform);
+      const stored = baseConfig(name);
+      await pullBase(name, platform).catch((err: unknown) => {
+        if (!stored || platformMatches(platform, configPlatform(stored))) throw err;
+        throw withContext(
+          `base image "${name}" is ${formatPlatform(configPlatform(stored))} in the store, and this stage builds for ${formatPlatform(platform)}`,
+          err,
+        );
+      });
     }
     if (missing.length > 0) {
       baseConfigs.clear();
