@@ -131,6 +131,7 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
     const fd = fs.openSync(tmp, "w");
     const hash = newHash("sha256");
     let size = 0;
+    let body: Transform | undefined;
     try {
       const tee = new Transform({
         highWaterMark: 1 << 20,
@@ -151,7 +152,7 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
       const inflate = inflater(convert.from, what);
       if (inflate) stages.push(inflate);
       stages.push(compressor(convert.to, what), tee);
-      const body = pipeline([store.openBlob(plan.stored.digest), ...stages], () => undefined) as unknown as Transform;
+      body = pipeline([store.openBlob(plan.stored.digest), ...stages], () => undefined) as unknown as Transform;
       const digest = await uploadStreamed({
         client: opts.client,
         repo: opts.repo,
@@ -169,6 +170,8 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
       opts.onRestart();
       await sleep(opts.backoffMs * 2 ** (failures - 1));
     } finally {
+      // a failure before the body was read (the POST) leaves the file open and zstd running
+      body?.destroy();
       try {
         fs.closeSync(fd);
       } catch {
