@@ -40,11 +40,14 @@ export function parallelGzip(level = GZIP_LEVEL, parallel = Math.max(1, cpus().l
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const inFlight: Promise<Buffer>[] = [];
-  const launch = (): void => {
-    const block = Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    inFlight.push(member(block, level));
+  // Members hold exactly BLOCK bytes of input (the last one the rest), whatever the sizes of
+  // the chunks that arrive: an inflated or piped source chunks by timing, and the output must not.
+  const launch = (size: number): void => {
+    const all = Buffer.concat(pending, pendingBytes);
+    const rest = all.subarray(size);
+    pending = rest.length > 0 ? [rest] : [];
+    pendingBytes = rest.length;
+    inFlight.push(member(all.subarray(0, size), level));
   };
   const drain = async (self: Transform, keep: number): Promise<void> => {
     while (inFlight.length > keep) self.push(await (inFlight.shift() as Promise<Buffer>));
@@ -55,13 +58,13 @@ export function parallelGzip(level = GZIP_LEVEL, parallel = Math.max(1, cpus().l
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes < BLOCK) return cb();
-      launch();
+      while (pendingBytes >= BLOCK) launch(BLOCK);
       // wait for the oldest only once all cores are busy: memory stays ~2 blocks per core
       drain(this, parallel - 1).then(() => cb(), cb);
     },
     flush(this: Transform, cb: TransformCallback) {
       // an empty layer is still one (empty) member, so the output is a valid gzip file
-      if (pendingBytes > 0 || inFlight.length === 0) launch();
+      if (pendingBytes > 0 || inFlight.length === 0) launch(pendingBytes);
       drain(this, 0).then(() => cb(), cb);
     },
   });

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { parallelGzip } from "../src/image/layer-compression.js";
+
+/** Push's gzip: parallel 4 MiB members, each stored when its start does not compress. */
+async function gz(input: Buffer, piece = 1 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const pieces = (function* () {
+    for (let i = 0; i < input.length; i += piece) yield input.subarray(i, i + piece);
+  })();
+  for await (const c of Readable.from(pieces).pipe(parallelGzip())) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const text = Buffer.from(
+  Array.from({ length: 300_000 }, (_, i) => `line ${i} of some words ${(i * 7919) % 10007}`).join("\n"),
+);
+
+test("any gzip reader reads the members back as the input: text, random, empty", async () => {
+  for (const input of [text, randomBytes(9 << 20), Buffer.alloc(0), Buffer.from("x")]) {
+    const out = await gz(input);
+    assert.ok(gunzipSync(out).equals(input), `${input.length} bytes`);
+  }
+});
+
+test("the same bytes give the same output, however they arrive (a re-push gets the same digest)", async () => {
+  const big = Buffer.concat([text, text, text, text]); // several members
+  const a = await gz(big);
+  // an inflated or piped source arrives in chunks of any size: the members must not follow them
+  for (const piece of [333_333, 16_384, 5 << 20]) assert.ok((await gz(big, piece)).equals(a), `pieces of ${piece}`);
+  assert.ok(a.length < big.length / 2, `${a.length} of ${big.length}: text compresses at level 6`);
+});
+
+test("random bytes are stored, not compressed in vain: the output is barely larger", async () => {
+  const input = randomBytes(12 << 20);
+  const out = await gz(input);
+  assert.ok(out.length < input.length * 1.001, `${out.length} for ${input.length}`);
+});
