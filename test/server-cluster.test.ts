@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import { tempDir } from "./helpers.js";
+import { BERTH, tempDir } from "./helpers.js";
 import { call, corruptRegistryBlobs, putBlob, sha256, startServer } from "./server-harness.js";
 
 /** Several server processes on one root: `berth serve --workers N`, and the session lock they rely on. */
@@ -121,4 +122,7 @@ test("--workers 2: both serve one port; SIGTERM stops every worker; kill -9 of t
   } finally {
     await again.stop();
   }
+  const bad = spawnSync(process.execPath, [BERTH, "serve", "--workers", "0", "--root", root]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr.toString(), /invalid --workers "0"/);
 });
