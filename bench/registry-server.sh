@@ -38,7 +38,7 @@ http:
   addr: 127.0.0.1:$DIST_PORT
 YAML
 
-# BENCH_WORKERS=N passes --workers N (default: berth's own, one process per core)
+# BENCH_WORKERS=N passes --workers N (default: berth's own, one process)
 node "$OUT/berth/bin/berth" serve --addr "127.0.0.1:$BERTH_PORT" --root "$OUT/berth-root" \
   ${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} --log-file "$OUT/berth-access.log" 2>"$OUT/berth.err" &
 BERTH_PID=$!

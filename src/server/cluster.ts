@@ -10,8 +10,9 @@ import { z } from "zod";
  * transactions and SQLite's lock is shared between processes (as with `berth registry gc`);
  * an upload session is written by one request at a time through its row's lock (uploads.ts).
  * What stays per process: the small-blob cache (content-addressed, so never stale) and, with
- * `--auth token`, the password-failure counters and verified-token cache, which is why that
- * mode defaults to one process.
+ * `--auth token`, the password-failure counters and verified-token cache (so N processes let
+ * N times ten wrong passwords through per minute). One process is the default: with sendfile,
+ * two measured no faster than one on 2 cores (bench/RESULTS.md); more cores may differ.
  *
  * The primary serves nothing. SIGTERM/SIGINT to it: each worker gets a shutdown message and
  * finishes its requests in flight within the grace; the primary exits when all have. If the

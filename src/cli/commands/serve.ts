@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { parseGoDuration } from "../../dockerfile/duration.js";
@@ -27,13 +26,13 @@ export function registerServe(cmd: Command, ctx: CliContext): void {
     .option("--shutdown-timeout <duration>", "how long requests in flight may finish after SIGTERM", "10s")
     .option(
       "--workers <n>",
-      "server processes sharing the port (default: one per core, at most 4; 1 with --auth token)",
+      "server processes sharing the port (default 1; more measured no faster on 2 cores, see bench/RESULTS.md)",
     )
     .action(async (opts) => {
       const root = opts.root ?? registryDefaultRoot(ctx);
       const { host, port } = parseAddr(opts.addr);
       const graceMs = durationMs(opts.shutdownTimeout, "--shutdown-timeout");
-      const workers = workerCount(opts.workers, opts.auth);
+      const workers = workerCount(opts.workers);
       const worker = isServeWorker();
       // at once: a primary that dies while this worker starts must not leave it serving
       const stopAsked = worker ? workerStopRequested() : undefined;
@@ -104,9 +103,12 @@ async function servePrimary(
   notice("stopped");
 }
 
-/** `--workers`: a positive integer; by default one per core (at most 4), and 1 with token auth (see cluster.ts). */
-function workerCount(text: string | undefined, auth: string): number {
-  if (text === undefined) return auth === "none" ? Math.min(availableParallelism(), 4) : 1;
+/**
+ * `--workers`: a positive integer, 1 by default. With sendfile, two processes measured no
+ * faster than one on this 2-core machine and cost memory and latency (bench/RESULTS.md).
+ */
+function workerCount(text: string | undefined): number {
+  if (text === undefined) return 1;
   if (!/^\d{1,3}$/.test(text) || Number(text) < 1) {
     throw new BerthError("USAGE", `invalid --workers "${text}": expected a whole number from 1`);
   }
