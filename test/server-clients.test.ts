@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
+import { berth, busyboxRootfsTar, DOCKER, ensureDocker, must, tempDir } from "./helpers.js";
 import { call, type OpenServer, sha256, startServer } from "./server-harness.js";
 
 /**
