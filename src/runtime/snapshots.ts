@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import type { Header } from "tar-stream";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
-import type { LocalStore } from "../store/local-store.js";
+import { type LocalStore, processAlive } from "../store/local-store.js";
 import { applyLayer } from "./apply-layer.js";
 import { mountOverlay, mountsUnder, unmount } from "./mount.js";
 import { cleanEntryPath } from "./scoped-path.js";
@@ -238,17 +238,7 @@ export function removeTree(dir: string): void {
 function sweepTemps(root: string): void {
   for (const name of fs.readdirSync(root)) {
     const m = /^\.tmp-(\d+)-/.exec(name);
-    if (m && !alive(Number(m[1]))) removeTree(join(root, name));
-  }
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if (m && !processAlive(Number(m[1]))) removeTree(join(root, name));
   }
 }
 
