@@ -44,19 +44,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------------------------------------
 # Set-up
 
-bash scripts/start-dockerd.sh
-if [ -n "${BENCH_BUILD:-}" ] || [ ! -d dist ]; then node scripts/build.mjs --no-types; fi
-
-# A copy of the built berth (node_modules resolve from the checkout), so a rebuild by someone
-# else during the run cannot change what is measured.
-snap=$W/berth
-rm -rf "$snap"
-mkdir -p "$snap"
-cp -a bin dist package.json "$snap/"
-export BERTH=$snap/bin/berth
-"$BERTH" --version >/dev/null || die "the copy of berth in $snap does not run (is dist/ built?)"
-built=$(find dist -type f -printf '%TY-%Tm-%Td %TH:%TM UTC\n' | sort | tail -1)
-rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bin scripts && [ -z "$(git ls-files --others --exclude-standard src)" ] || echo ' + uncommitted changes')"
+berth_snapshot "$W/berth"
 
 # The contexts, generated once (deterministic; see build-corpus.mjs). A new generator version
 # makes them again.

@@ -86,6 +86,23 @@ berth_fresh() {
   "$BERTH" --root "$root" load -q -i "$archive"
 }
 
+# Starts dockerd, builds berth when BENCH_BUILD is set or dist/ is missing, and copies the built
+# berth (bin/, dist/; node_modules resolve from the checkout) to DIR, so a rebuild by someone
+# else during the run cannot change or break what is measured. Sets snap (DIR), exports BERTH and
+# sets built (dist/'s newest file) and rev (the commit, and whether src, bin or scripts differ).
+berth_snapshot() {
+  snap=$1
+  bash scripts/start-dockerd.sh
+  if [ -n "${BENCH_BUILD:-}" ] || [ ! -d dist ]; then node scripts/build.mjs --no-types; fi
+  rm -rf "$snap"
+  mkdir -p "$snap"
+  cp -a bin dist package.json "$snap/"
+  export BERTH=$snap/bin/berth
+  "$BERTH" --version >/dev/null || die "the copy of berth in $snap does not run (is dist/ built?)"
+  built=$(find dist -type f -printf '%TY-%Tm-%Td %TH:%TM UTC\n' | sort | tail -1)
+  rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bin scripts && [ -z "$(git ls-files --others --exclude-standard src)" ] || echo ' + uncommitted changes')"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ] && [ $# -gt 0 ]; then
   set -euo pipefail
   "$@"
