@@ -51,12 +51,11 @@ export interface RegistryMetadata {
 
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;
-  /** Marks an upload active now (GC keeps uploads touched within the grace period). */
-  touchUpload(id: string): Promise<void>;
   /**
-   * Takes the session's cross-process lock for `owner` (and marks it active), in one write
-   * transaction: "claimed" when it was free or its holder is stale (`isStale(holder)`, e.g. a
-   * dead process), "busy" when another live holder has it, "unknown" when there is no session.
+   * Takes the session's cross-process lock for `owner` and marks it active (GC keeps uploads
+   * touched within the grace period), in one write transaction: "claimed" when it was free or
+   * its holder is stale (`isStale(holder)`, e.g. a dead process), "busy" when another live
+   * holder has it, "unknown" when there is no session.
    */
   claimUpload(id: string, owner: string, isStale: (holder: string) => boolean): Promise<"claimed" | "busy" | "unknown">;
   /** Frees the lock if `owner` still holds it. */

@@ -14,8 +14,8 @@ import type {
 import type { ManifestRef } from "./names.js";
 
 /**
- * Tables are created with IF NOT EXISTS (no user_version): the tenancy part keeps its own tables
- * in the same registry.db, and neither side's schema version can then overwrite the other's.
+ * Tables are created with IF NOT EXISTS (no user_version; a column added later is checked for
+ * by name). The tenancy tables live apart, in auth.db with a schema version of their own.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS repositories (
@@ -154,7 +154,6 @@ export class SqliteMetadata implements RegistryMetadata {
         "INSERT INTO uploads (id, repository, algorithm, created_at, updated_at) VALUES (@id, @repository, @algorithm, @createdAt, @createdAt)",
       ),
       getUpload: p("SELECT id, repository, algorithm, created_at createdAt FROM uploads WHERE id = ?"),
-      touchUpload: p("UPDATE uploads SET updated_at = ? WHERE id = ?"),
       uploadOwner: p("SELECT lock_owner FROM uploads WHERE id = ?"),
       claimUpload: p("UPDATE uploads SET lock_owner = ?, updated_at = ? WHERE id = ?"),
       releaseUpload: p("UPDATE uploads SET lock_owner = NULL WHERE id = ? AND lock_owner = ?"),
@@ -329,10 +328,6 @@ export class SqliteMetadata implements RegistryMetadata {
 
   async getUpload(id: string): Promise<UploadSession | undefined> {
     return this.q.getUpload.get(id) as UploadSession | undefined;
-  }
-
-  async touchUpload(id: string): Promise<void> {
-    this.write(() => this.q.touchUpload.run(Date.now(), id));
   }
 
   async claimUpload(

@@ -111,7 +111,7 @@ export class Uploads {
    * resent; a streamed body keeps what arrived, and the client resumes from the status Range.
    */
   async append(session: UploadSession, offset: number, body: AsyncIterable<Buffer>, atomic: boolean): Promise<number> {
-    // no touchUpload here: claiming the session (every PATCH and PUT) marks it active
+    // claiming the session (every PATCH and PUT) marked it active for GC
     const state = await this.hashAt(session, offset);
     try {
       const written = await this.storage.append(session.id, offset, body, (chunk) => state.hash.update(chunk));
