@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { z } from "zod";
 import { BerthError } from "../../oci/errors.js";
+import { openSqlite } from "../sqlite-metadata.js";
 import type { Role, Visibility } from "./permissions.js";
 import type { CredentialRecord, CredentialScope, NamespaceRecord, TenancyStore, UserRecord } from "./tenancy-store.js";
 
@@ -94,7 +94,19 @@ function toCredential(row: unknown): CredentialRecord {
 }
 
 export class SqliteTenancyStore implements TenancyStore {
+  /** Statements by SQL, prepared once: the server reads users, namespaces and roles on every request. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(private readonly db: Database.Database) {}
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   /** Opens (creating when missing) `<root>/auth.db`. */
   static open(root: string): SqliteTenancyStore {
@@ -111,10 +123,7 @@ export class SqliteTenancyStore implements TenancyStore {
     // files the same mode
     fs.closeSync(fs.openSync(file, "a", 0o600));
     fs.chmodSync(file, 0o600);
-    const Sqlite = createRequire(import.meta.url)("better-sqlite3") as typeof Database;
-    const db = new Sqlite(file, { timeout: 30_000 });
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
+    const db = openSqlite(file);
     db.pragma("foreign_keys = ON");
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version < MIGRATIONS.length) {
@@ -128,58 +137,60 @@ export class SqliteTenancyStore implements TenancyStore {
   }
 
   async user(name: string): Promise<UserRecord | undefined> {
-    const row = this.db.prepare("SELECT name, admin, password_hash, created_at FROM users WHERE name = ?").get(name);
+    const row = this.prepare("SELECT name, admin, password_hash, created_at FROM users WHERE name = ?").get(name);
     return row === undefined ? undefined : toUser(row);
   }
 
   async users(): Promise<UserRecord[]> {
-    return this.db.prepare("SELECT name, admin, password_hash, created_at FROM users ORDER BY name").all().map(toUser);
+    return this.prepare("SELECT name, admin, password_hash, created_at FROM users ORDER BY name").all().map(toUser);
   }
 
   async namespace(name: string): Promise<NamespaceRecord | undefined> {
-    const row = this.db.prepare("SELECT name, kind, default_visibility FROM namespaces WHERE name = ?").get(name);
+    const row = this.prepare("SELECT name, kind, default_visibility FROM namespaces WHERE name = ?").get(name);
     if (row === undefined) return undefined;
     const r = namespaceRow.parse(row);
     return { name: r.name, kind: r.kind, defaultVisibility: r.default_visibility };
   }
 
   async role(org: string, user: string): Promise<Role | undefined> {
-    const row = this.db.prepare("SELECT role FROM members WHERE org = ? AND user = ?").pluck().get(org, user);
+    const row = this.prepare("SELECT role FROM members WHERE org = ? AND user = ?").pluck().get(org, user);
     return row === undefined ? undefined : roleValue.parse(row);
   }
 
   async members(org: string): Promise<{ user: string; role: Role }[]> {
-    return this.db
-      .prepare("SELECT user, role FROM members WHERE org = ? ORDER BY user")
+    return this.prepare("SELECT user, role FROM members WHERE org = ? ORDER BY user")
       .all(org)
       .map((row) => z.object({ user: z.string(), role: roleValue }).parse(row));
   }
 
   async repositoryVisibility(name: string): Promise<Visibility | undefined> {
-    const row = this.db.prepare("SELECT visibility FROM repositories WHERE name = ?").pluck().get(name);
+    const row = this.prepare("SELECT visibility FROM repositories WHERE name = ?").pluck().get(name);
     return row === undefined ? undefined : visibilityValue.parse(row);
   }
 
   async credential(id: string): Promise<CredentialRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM credentials WHERE id = ?").get(id);
+    const row = this.prepare("SELECT * FROM credentials WHERE id = ?").get(id);
     return row === undefined ? undefined : toCredential(row);
   }
 
   async credentials(user: string): Promise<CredentialRecord[]> {
-    return this.db.prepare("SELECT * FROM credentials WHERE user = ? ORDER BY created_at").all(user).map(toCredential);
+    return this.prepare("SELECT * FROM credentials WHERE user = ? ORDER BY created_at").all(user).map(toCredential);
   }
 
   async addUser(user: UserRecord, defaultVisibility: Visibility): Promise<boolean> {
     return this.db
       .transaction(() => {
-        const taken = this.db.prepare("SELECT 1 FROM namespaces WHERE name = ?").get(user.name);
+        const taken = this.prepare("SELECT 1 FROM namespaces WHERE name = ?").get(user.name);
         if (taken !== undefined) return false;
-        this.db
-          .prepare("INSERT INTO namespaces (name, kind, default_visibility, created_at) VALUES (?, 'user', ?, ?)")
-          .run(user.name, defaultVisibility, user.createdAt);
-        this.db
-          .prepare("INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)")
-          .run(user.name, user.passwordHash ?? null, user.admin ? 1 : 0, user.createdAt);
+        this.prepare(
+          "INSERT INTO namespaces (name, kind, default_visibility, created_at) VALUES (?, 'user', ?, ?)",
+        ).run(user.name, defaultVisibility, user.createdAt);
+        this.prepare("INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)").run(
+          user.name,
+          user.passwordHash ?? null,
+          user.admin ? 1 : 0,
+          user.createdAt,
+        );
         return true;
       })
       .immediate();
@@ -187,80 +198,73 @@ export class SqliteTenancyStore implements TenancyStore {
 
   async removeUser(name: string): Promise<boolean> {
     // the namespace row cascades to the user, their memberships and credentials
-    return this.db.prepare("DELETE FROM namespaces WHERE name = ? AND kind = 'user'").run(name).changes > 0;
+    return this.prepare("DELETE FROM namespaces WHERE name = ? AND kind = 'user'").run(name).changes > 0;
   }
 
   async setPassword(name: string, passwordHash: string): Promise<boolean> {
-    return this.db.prepare("UPDATE users SET password_hash = ? WHERE name = ?").run(passwordHash, name).changes > 0;
+    return this.prepare("UPDATE users SET password_hash = ? WHERE name = ?").run(passwordHash, name).changes > 0;
   }
 
   async createOrg(name: string, defaultVisibility: Visibility, createdAt: number): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        "INSERT INTO namespaces (name, kind, default_visibility, created_at) VALUES (?, 'org', ?, ?) ON CONFLICT DO NOTHING",
-      )
-      .run(name, defaultVisibility, createdAt);
+    const r = this.prepare(
+      "INSERT INTO namespaces (name, kind, default_visibility, created_at) VALUES (?, 'org', ?, ?) ON CONFLICT DO NOTHING",
+    ).run(name, defaultVisibility, createdAt);
     return r.changes > 0;
   }
 
   async setMember(org: string, user: string, role: Role): Promise<void> {
-    this.db
-      .prepare("INSERT INTO members (org, user, role) VALUES (?, ?, ?) ON CONFLICT (org, user) DO UPDATE SET role = ?")
-      .run(org, user, role, role);
+    this.prepare(
+      "INSERT INTO members (org, user, role) VALUES (?, ?, ?) ON CONFLICT (org, user) DO UPDATE SET role = ?",
+    ).run(org, user, role, role);
   }
 
   async removeMember(org: string, user: string): Promise<boolean> {
-    return this.db.prepare("DELETE FROM members WHERE org = ? AND user = ?").run(org, user).changes > 0;
+    return this.prepare("DELETE FROM members WHERE org = ? AND user = ?").run(org, user).changes > 0;
   }
 
   async setRepositoryVisibility(name: string, visibility: Visibility): Promise<void> {
-    this.db
-      .prepare(
-        "INSERT INTO repositories (name, visibility) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET visibility = ?",
-      )
-      .run(name, visibility, visibility);
+    this.prepare(
+      "INSERT INTO repositories (name, visibility) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET visibility = ?",
+    ).run(name, visibility, visibility);
   }
 
   async ensureRepository(name: string, visibility: Visibility): Promise<Visibility> {
-    this.db
-      .prepare("INSERT INTO repositories (name, visibility) VALUES (?, ?) ON CONFLICT DO NOTHING")
-      .run(name, visibility);
+    this.prepare("INSERT INTO repositories (name, visibility) VALUES (?, ?) ON CONFLICT DO NOTHING").run(
+      name,
+      visibility,
+    );
     return (await this.repositoryVisibility(name)) ?? visibility;
   }
 
   async setNamespaceVisibility(name: string, visibility: Visibility): Promise<boolean> {
     return (
-      this.db.prepare("UPDATE namespaces SET default_visibility = ? WHERE name = ?").run(visibility, name).changes > 0
+      this.prepare("UPDATE namespaces SET default_visibility = ? WHERE name = ?").run(visibility, name).changes > 0
     );
   }
 
   async addCredential(c: CredentialRecord): Promise<void> {
-    this.db
-      .prepare(
-        "INSERT INTO credentials (id, user, kind, secret_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(
-        c.id,
-        c.user,
-        c.kind,
-        c.secretHash,
-        c.scopes === undefined ? null : JSON.stringify(c.scopes),
-        c.expiresAt ?? null,
-        c.createdAt,
-      );
+    this.prepare(
+      "INSERT INTO credentials (id, user, kind, secret_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      c.id,
+      c.user,
+      c.kind,
+      c.secretHash,
+      c.scopes === undefined ? null : JSON.stringify(c.scopes),
+      c.expiresAt ?? null,
+      c.createdAt,
+    );
   }
 
   async removeCredential(id: string): Promise<boolean> {
-    return this.db.prepare("DELETE FROM credentials WHERE id = ?").run(id).changes > 0;
+    return this.prepare("DELETE FROM credentials WHERE id = ?").run(id).changes > 0;
   }
 
   async pruneCredentials(user: string, kind: CredentialRecord["kind"], keep: number): Promise<void> {
-    this.db
-      .prepare(
-        `DELETE FROM credentials WHERE user = ? AND kind = ? AND id NOT IN
+    this.prepare(
+      `DELETE FROM credentials WHERE user = ? AND kind = ? AND id NOT IN
            (SELECT id FROM credentials WHERE user = ? AND kind = ? ORDER BY created_at DESC LIMIT ?)`,
-      )
-      .run(user, kind, user, kind, keep);
+    ).run(user, kind, user, kind, keep);
   }
 
   async close(): Promise<void> {
