@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { type Digest, type DigestAlgorithm, digestAlgorithm } from "../oci/digest.js";
+import { type DigestAlgorithm, digestAlgorithm, digestFromHash, newHash } from "../oci/digest.js";
 import { authorize, type Call, created, unknown } from "./call.js";
 import { readBody, send } from "./http.js";
 import { parseManifest } from "./manifest-parse.js";
@@ -44,7 +43,7 @@ export async function putManifest(call: Call, name: string, reference: string): 
   );
   const parsed = parseManifest(content, call.req.headers["content-type"]);
   const algorithm: DigestAlgorithm = "digest" in ref ? digestAlgorithm(ref.digest) : "sha256";
-  const digest = `${algorithm}:${createHash(algorithm).update(content).digest("hex")}` as Digest;
+  const digest = digestFromHash(algorithm, newHash(algorithm).update(content));
   if ("digest" in ref && ref.digest !== digest) {
     throw new RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content", {
       detail: { expected: ref.digest, actual: digest },

@@ -1,6 +1,6 @@
-import { createHash, type Hash, randomUUID } from "node:crypto";
+import { type Hash, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Digest, type DigestAlgorithm, digestAlgorithm } from "../oci/digest.js";
+import { type Digest, type DigestAlgorithm, digestAlgorithm, digestFromHash, newHash } from "../oci/digest.js";
 import { processAlive } from "../store/local-store.js";
 import type { BlobStorage } from "./blob-storage.js";
 import type { LinkResult, RegistryMetadata, UploadSession } from "./metadata.js";
@@ -39,7 +39,7 @@ export class Uploads {
     const session: UploadSession = { id: randomUUID(), repository, algorithm, createdAt: Date.now() };
     await this.storage.createUpload(session.id);
     await this.metadata.createUpload(session);
-    this.hashes.set(session.id, { algorithm, hash: createHash(algorithm), offset: 0 });
+    this.hashes.set(session.id, { algorithm, hash: newHash(algorithm), offset: 0 });
     return session;
   }
 
@@ -136,7 +136,7 @@ export class Uploads {
       algorithm === session.algorithm
         ? await this.hashAt(session, size)
         : await this.rehash({ ...session, algorithm }, size);
-    const actual = `${algorithm}:${state.hash.digest("hex")}` as Digest;
+    const actual = digestFromHash(algorithm, state.hash);
     this.hashes.delete(session.id);
     if (actual !== expected) {
       await this.cancel(session.id);
@@ -166,7 +166,7 @@ export class Uploads {
   }
 
   private async rehash(session: UploadSession, offset: number): Promise<HashState> {
-    const hash = createHash(session.algorithm);
+    const hash = newHash(session.algorithm);
     let seen = 0;
     for await (const chunk of this.storage.readUpload(session.id)) {
       const buf = chunk as Buffer;
