@@ -40,42 +40,21 @@ export class FsBlobStorage implements BlobStorage {
   }
 
   async stat(digest: Digest): Promise<number | undefined> {
-    try {
-      return (await fs.promises.stat(this.blobPath(digest))).size;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    return (await unlessMissing(fs.promises.stat(this.blobPath(digest))))?.size;
   }
 
   async read(digest: Digest, range?: { start: number; end: number }): Promise<Readable | undefined> {
     // open first, so that a missing blob is an answer (404) rather than a stream error
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(this.blobPath(digest), "r");
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
-    return handle.createReadStream({ highWaterMark: READ_CHUNK, ...(range ?? {}), autoClose: true });
+    const handle = await this.openFile(digest);
+    return handle?.createReadStream({ highWaterMark: READ_CHUNK, ...(range ?? {}), autoClose: true });
   }
 
-  async openFile(digest: Digest): Promise<fs.promises.FileHandle | undefined> {
-    try {
-      return await fs.promises.open(this.blobPath(digest), "r");
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  openFile(digest: Digest): Promise<fs.promises.FileHandle | undefined> {
+    return unlessMissing(fs.promises.open(this.blobPath(digest), "r"));
   }
 
-  async readAll(digest: Digest): Promise<Buffer | undefined> {
-    try {
-      return await fs.promises.readFile(this.blobPath(digest));
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  readAll(digest: Digest): Promise<Buffer | undefined> {
+    return unlessMissing(fs.promises.readFile(this.blobPath(digest)));
   }
 
   async createUpload(id: string): Promise<void> {
@@ -83,12 +62,7 @@ export class FsBlobStorage implements BlobStorage {
   }
 
   async uploadSize(id: string): Promise<number | undefined> {
-    try {
-      return (await fs.promises.stat(this.uploadPath(id))).size;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    return (await unlessMissing(fs.promises.stat(this.uploadPath(id))))?.size;
   }
 
   async append(
@@ -160,12 +134,8 @@ export class FsBlobStorage implements BlobStorage {
         for (const hex of await readdirOrEmpty(join(base, prefix))) {
           const digest = `${algorithm}:${hex}`;
           if (!isDigest(digest)) continue;
-          try {
-            const st = await fs.promises.stat(join(base, prefix, hex));
-            yield { digest, mtimeMs: st.mtimeMs };
-          } catch (err) {
-            if (!isMissing(err)) throw err;
-          }
+          const st = await unlessMissing(fs.promises.stat(join(base, prefix, hex)));
+          if (st) yield { digest, mtimeMs: st.mtimeMs };
         }
       }
     }
@@ -173,25 +143,22 @@ export class FsBlobStorage implements BlobStorage {
 
   async *listUploads(): AsyncIterable<{ id: string; mtimeMs: number }> {
     for (const id of await readdirOrEmpty(this.uploadsDir)) {
-      try {
-        const st = await fs.promises.stat(join(this.uploadsDir, id));
-        yield { id, mtimeMs: st.mtimeMs };
-      } catch (err) {
-        if (!isMissing(err)) throw err;
-      }
+      const st = await unlessMissing(fs.promises.stat(join(this.uploadsDir, id)));
+      if (st) yield { id, mtimeMs: st.mtimeMs };
     }
   }
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.promises.readdir(dir);
-  } catch (err) {
-    if (isMissing(err)) return [];
-    throw err;
-  }
+  return (await unlessMissing(fs.promises.readdir(dir))) ?? [];
 }
 
-function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+/** The result, or undefined when the file is not there (ENOENT); other errors pass. */
+async function unlessMissing<T>(op: Promise<T>): Promise<T | undefined> {
+  try {
+    return await op;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === "ENOENT") return undefined;
+    throw err;
+  }
 }
