@@ -44,7 +44,6 @@ const journalSchema = z.object({ location: z.string() });
  */
 export async function uploadBlob(opts: UploadOptions): Promise<UploadOutcome> {
   const { client, repo, digest } = opts;
-  const _what = `blob ${digest}`;
   const existing = await client.blobSize(repo, digest, [pushScope(repo)]);
   if (existing !== undefined && existing === opts.size) return { kind: "exists" };
   const journal = journalPath(opts);
@@ -59,19 +58,26 @@ export async function uploadBlob(opts: UploadOptions): Promise<UploadOutcome> {
         upload = { location: started.location, offset: 0 };
       }
       if (upload.offset === 0 && opts.size <= opts.monolithicMax) {
-        await finish(opts, upload.location, opts.size > 0 ? () => counted(opts.open(0, opts.size), opts) : undefined);
+        await finish(
+          client,
+          repo,
+          digest,
+          upload.location,
+          `blob ${digest}`,
+          opts.size > 0 ? { open: () => counted(opts.open(0, opts.size), opts), size: opts.size } : undefined,
+        );
       } else {
         while (upload.offset < opts.size) {
           const end = Math.min(upload.offset + opts.chunkSize, opts.size);
           upload = await patchChunk(opts, upload, end);
           writeJournal(journal, upload.location);
         }
-        await finish(opts, upload.location, undefined);
+        await finish(client, repo, digest, upload.location, `blob ${digest}`);
       }
       fs.rmSync(journal, { force: true });
       return { kind: "pushed" };
     } catch (err) {
-      if (!retriable(err) || ++failures >= opts.attempts) throw err;
+      if (!retriableUpload(err) || ++failures >= opts.attempts) throw err;
       await sleep(opts.backoffMs * 2 ** (failures - 1));
       // Ask the registry what it kept; a refused or unknown upload starts again from nothing.
       upload = upload ? await uploadStatus(opts, upload.location).catch(() => undefined) : undefined;
@@ -80,7 +86,8 @@ export async function uploadBlob(opts: UploadOptions): Promise<UploadOutcome> {
   }
 }
 
-function retriable(err: unknown): boolean {
+/** Whether a failed upload is worth starting again (5xx, 429, a reset connection). */
+export function retriableUpload(err: unknown): boolean {
   if (err instanceof RegistryError)
     return (
       err.status >= 500 ||
@@ -135,7 +142,7 @@ async function uploadStatus(opts: UploadOptions, location: string): Promise<Uplo
   if (res.status !== 204 && res.status !== 200)
     throw await registryError(res, `resuming the upload of blob ${opts.digest}`);
   await res.body.dump().catch(() => undefined);
-  return { location: nextLocation(opts, res, location), offset: rangeEnd(res) };
+  return { location: nextLocation(opts.client, res, location), offset: rangeEnd(res) };
 }
 
 /** The offset after `Range: 0-<last>`; a registry that holds nothing sends `0-0` or no Range. */
@@ -146,9 +153,10 @@ function rangeEnd(res: HttpResponse): number {
   return last === 0 ? 0 : last + 1;
 }
 
-function nextLocation(opts: UploadOptions, res: HttpResponse, previous: string): string {
+/** The upload's next location: the one the registry sent, resolved against the previous, or the previous. */
+function nextLocation(client: RegistryClient, res: HttpResponse, previous: string): string {
   const loc = header(res.headers, "location");
-  return loc ? opts.client.url(new URL(loc, opts.client.url(previous))).toString() : previous;
+  return loc ? client.url(new URL(loc, client.url(previous))).toString() : previous;
 }
 
 async function startUpload(
@@ -173,7 +181,7 @@ async function startUpload(
     }
     if (res.status === 202 && header(res.headers, "location")) {
       await res.body.dump().catch(() => undefined);
-      return { kind: "upload", location: nextLocation(opts, res, url.toString()) };
+      return { kind: "upload", location: nextLocation(client, res, url.toString()) };
     }
     await res.body.dump().catch(() => undefined); // a refused mount is not fatal: upload instead
   }
@@ -182,7 +190,7 @@ async function startUpload(
   if (res.status !== 202 || !header(res.headers, "location"))
     throw await registryError(res, `starting the upload of blob ${digest}`);
   await res.body.dump().catch(() => undefined);
-  return { kind: "upload", location: nextLocation(opts, res, url.toString()) };
+  return { kind: "upload", location: nextLocation(client, res, url.toString()) };
 }
 
 async function patchChunk(opts: UploadOptions, upload: UploadState, end: number): Promise<UploadState> {
@@ -204,31 +212,38 @@ async function patchChunk(opts: UploadOptions, upload: UploadState, end: number)
   const confirmed = rangeEnd(res);
   // The registry says how much it holds; trust it only when it is what we sent.
   if (header(res.headers, "range") && confirmed !== end) {
-    return { location: nextLocation(opts, res, upload.location), offset: confirmed };
+    return { location: nextLocation(opts.client, res, upload.location), offset: confirmed };
   }
-  return { location: nextLocation(opts, res, upload.location), offset: end };
+  return { location: nextLocation(opts.client, res, upload.location), offset: end };
 }
 
-async function finish(opts: UploadOptions, location: string, body: (() => Readable) | undefined): Promise<void> {
-  const url = opts.client.url(location);
-  url.searchParams.set("digest", opts.digest);
-  const res = await opts.client.request({
+/** The closing PUT with `?digest=` (and the bytes, for a one-request upload), checked against the registry's digest. */
+async function finish(
+  client: RegistryClient,
+  repo: string,
+  digest: Digest,
+  location: string,
+  what: string,
+  body?: { open: () => Readable; size: number },
+): Promise<void> {
+  const url = client.url(location);
+  url.searchParams.set("digest", digest);
+  const res = await client.request({
     method: "PUT",
     path: url,
-    scopes: [pushScope(opts.repo)],
+    scopes: [pushScope(repo)],
     headers: {
       "content-type": "application/octet-stream",
-      "content-length": body ? String(opts.size) : "0",
+      "content-length": body ? String(body.size) : "0",
     },
-    ...(body ? { body } : {}),
+    ...(body ? { body: body.open } : {}),
     idempotent: false,
   });
-  if (res.status !== 201 && res.status !== 204)
-    throw await registryError(res, `finishing the upload of blob ${opts.digest}`);
+  if (res.status !== 201 && res.status !== 204) throw await registryError(res, `finishing the upload of ${what}`);
   await res.body.dump().catch(() => undefined);
   const announced = header(res.headers, "docker-content-digest");
-  if (announced && announced !== opts.digest) {
-    throw new BerthError("DIGEST_MISMATCH", `blob ${opts.digest}: the registry stored it as ${announced}`);
+  if (announced && announced !== digest) {
+    throw new BerthError("DIGEST_MISMATCH", `blob ${digest}: the registry stored it as ${announced}`);
   }
 }
 
@@ -272,7 +287,7 @@ export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Diges
   if (posted.status !== 202 || !header(posted.headers, "location"))
     throw await registryError(posted, `starting the upload of ${opts.what}`);
   await posted.body.dump().catch(() => undefined);
-  const location = new URL(header(posted.headers, "location") as string, start).toString();
+  const location = nextLocation(client, posted, start.toString());
   let sent = false;
   const patched = await client.request({
     method: "PATCH",
@@ -290,29 +305,6 @@ export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Diges
   if (patched.status !== 202) throw await registryError(patched, `uploading ${opts.what}`);
   await patched.body.dump().catch(() => undefined);
   const digest = opts.digest();
-  const url = client.url(nextLocationOf(client, patched, location));
-  url.searchParams.set("digest", digest);
-  const put = await client.request({
-    method: "PUT",
-    path: url,
-    scopes: [pushScope(repo)],
-    headers: { "content-type": "application/octet-stream", "content-length": "0" },
-    idempotent: false,
-  });
-  if (put.status !== 201 && put.status !== 204) throw await registryError(put, `finishing the upload of ${digest}`);
-  await put.body.dump().catch(() => undefined);
-  const announced = header(put.headers, "docker-content-digest");
-  if (announced && announced !== digest)
-    throw new BerthError("DIGEST_MISMATCH", `blob ${digest}: the registry stored it as ${announced}`);
+  await finish(client, repo, digest, nextLocation(client, patched, location), digest);
   return digest;
-}
-
-function nextLocationOf(client: RegistryClient, res: HttpResponse, previous: string): string {
-  const loc = header(res.headers, "location");
-  return loc ? client.url(new URL(loc, client.url(previous))).toString() : previous;
-}
-
-/** Whether a failed upload is worth starting again (5xx, 429, a reset connection). */
-export function retriableUpload(err: unknown): boolean {
-  return retriable(err);
 }
