@@ -4,8 +4,18 @@ import { RegistryError } from "./registry-error.js";
 /** Distribution's repository name grammar (spec "Pulling manifests"): lowercase components joined by `/`. */
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 /** Clients limit host + `/` + name to 255; Distribution caps the name itself at 255. */
-export const NAME_MAX = 255;
+const NAME_MAX = 255;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** One path component of a repository name (also the form of a namespace name). */
+export function isNameComponent(text: string): boolean {
+  return COMPONENT.test(text);
+}
+
+/** Whether `name` is a repository name the spec allows; `checkName` says what is wrong. */
+export function isRepositoryName(name: string): boolean {
+  return name.length > 0 && name.length <= NAME_MAX && name.split("/").every(isNameComponent);
+}
 
 /** Throws NAME_INVALID unless `name` is a repository name the spec allows. */
 export function checkName(name: string): string {

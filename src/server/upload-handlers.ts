@@ -2,7 +2,7 @@ import { type DigestAlgorithm, digestAlgorithm } from "../oci/digest.js";
 import { authorize, type Call, created } from "./call.js";
 import { exactly, hasBody, send } from "./http.js";
 import type { UploadSession } from "./metadata.js";
-import { checkName, requestDigest } from "./names.js";
+import { isRepositoryName, requestDigest } from "./names.js";
 import { parseContentRange, uploadRange } from "./range.js";
 import { RegistryError } from "./registry-error.js";
 
@@ -21,7 +21,7 @@ export async function startUpload(call: Call, name: string): Promise<void> {
     const from = query.get("from");
     // spec "Mounting a blob": a registry unable to mount answers 202 with a session; so does a
     // caller who may not read `from` (the blob's existence there is not revealed)
-    if (from !== null && validName(from)) {
+    if (from !== null && isRepositoryName(from)) {
       const readable = await registry.policy.allowed(call.principal, from, ["pull"]);
       if (readable.has("pull")) {
         const r = await registry.metadata.mountBlob(from, name, digest);
@@ -136,15 +136,6 @@ function sessionHeaders(name: string, session: UploadSession, size: number): Rec
     Range: uploadRange(size),
     "Docker-Upload-UUID": session.id,
   };
-}
-
-function validName(name: string): boolean {
-  try {
-    checkName(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `?digest-algorithm=` (distribution-spec after 1.1): the hash to keep while bytes arrive. */

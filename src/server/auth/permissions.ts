@@ -1,4 +1,5 @@
 import type { RepositoryAction } from "../access.js";
+import { isNameComponent } from "../names.js";
 
 /**
  * The rules of tenancy as pure functions, so every decision can be tested as a table
@@ -89,15 +90,9 @@ export function intersect<T>(requested: readonly T[], permitted: ReadonlySet<T>)
   return [...new Set(requested)].filter((a) => permitted.has(a));
 }
 
-/** Namespace names (users and organisations) follow the distribution spec's path-component grammar. */
-const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const NAME_MAX = 64;
 
+/** Namespace names (users and organisations) follow the distribution spec's path-component grammar. */
 export function isValidNamespaceName(name: string): boolean {
-  return name.length <= NAME_MAX && NAME.test(name);
-}
-
-/** A repository name per the distribution spec: components joined by `/`, at most 255 characters. */
-export function isValidRepositoryName(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && name.split("/").every((c) => NAME.test(c));
+  return name.length <= NAME_MAX && isNameComponent(name);
 }

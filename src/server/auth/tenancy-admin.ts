@@ -1,7 +1,7 @@
 import { BerthError } from "../../oci/errors.js";
+import { isRepositoryName } from "../names.js";
 import {
   isValidNamespaceName,
-  isValidRepositoryName,
   NAME_MAX,
   REPOSITORY_ACTIONS,
   ROLES,
@@ -60,7 +60,7 @@ export function parseCredentialScope(text: string): CredentialScope {
   const colon = text.lastIndexOf(":");
   const repository = colon < 0 ? text : text.slice(0, colon);
   const actionsText = colon < 0 ? "" : text.slice(colon + 1);
-  if (!isValidRepositoryName(repository)) {
+  if (!isRepositoryName(repository)) {
     throw usage(`invalid scope "${text}": "${repository}" is not a repository name (e.g. alice/app:pull,push)`);
   }
   const actions = actionsText === "*" ? [...REPOSITORY_ACTIONS] : actionsText.split(",").filter((a) => a !== "");
@@ -147,7 +147,7 @@ export class TenancyAdmin {
   }
 
   async setRepositoryVisibility(repository: string, visibility: Visibility): Promise<void> {
-    if (!isValidRepositoryName(repository)) {
+    if (!isRepositoryName(repository)) {
       throw usage(
         `invalid repository name "${repository}": use lower-case path components joined by / (e.g. alice/app)`,
       );

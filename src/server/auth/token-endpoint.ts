@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatScope, parseScope } from "../../oci/distribution.js";
+import { isRepositoryName } from "../names.js";
 import type { Authority, Identity } from "./authority.js";
 import { BodyTooLarge, parseBasic, readBody, sendError, sendJson } from "./http.js";
 import type { AccessEntry, TokenSigner } from "./jwt.js";
-import { intersect, isValidRepositoryName, REPOSITORY_ACTIONS } from "./permissions.js";
+import { intersect, REPOSITORY_ACTIONS } from "./permissions.js";
 import type { TenancyAdmin } from "./tenancy-admin.js";
 
 /**
@@ -40,7 +41,7 @@ export async function grant(
   for (const text of requested) {
     const scope = parseScope(text);
     if (!scope) continue;
-    if (scope.type === "repository" && isValidRepositoryName(scope.name)) {
+    if (scope.type === "repository" && isRepositoryName(scope.name)) {
       const asked = scope.actions.includes("*") ? REPOSITORY_ACTIONS : scope.actions;
       const actions = intersect(asked, await deps.authority.permitted(identity, scope.name));
       if (actions.length > 0) out.push({ type: "repository", name: scope.name, actions });
