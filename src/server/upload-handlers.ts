@@ -65,38 +65,44 @@ export async function uploadStatus(call: Call, name: string, id: string): Promis
 }
 
 /** PATCH /v2/<name>/blobs/uploads/<id> (end-5): a chunk with Content-Range, or a streamed body without. */
-export async function patchUpload(call: Call, name: string, id: string): Promise<void> {
-  await authorize(call, name, ["push"]);
-  const uploads = call.registry.uploads;
-  await uploads.exclusive(id, async () => {
-    const { session, size } = await uploads.get(name, id);
+export function patchUpload(call: Call, name: string, id: string): Promise<void> {
+  return withSession(call, name, id, async (session, size) => {
     const newSize = await appendBody(call, name, session, size);
     send(call.res, 202, sessionHeaders(name, session, newSize));
   });
 }
 
 /** PUT /v2/<name>/blobs/uploads/<id>?digest= (end-6): the last chunk, if any, then verify and store. */
-export async function putUpload(call: Call, name: string, id: string): Promise<void> {
-  await authorize(call, name, ["push"]);
-  const uploads = call.registry.uploads;
-  await uploads.exclusive(id, async () => {
-    const { session, size } = await uploads.get(name, id);
+export function putUpload(call: Call, name: string, id: string): Promise<void> {
+  return withSession(call, name, id, async (session, size) => {
     const digest = requestDigest(call.query.get("digest"));
     const finalSize = hasBody(call.req) ? await appendBody(call, name, session, size) : size;
-    const r = await uploads.finish(session, finalSize, digest);
+    const r = await call.registry.uploads.finish(session, finalSize, digest);
     await created(call, name, r.repositoryCreated);
     send(call.res, 201, { Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest });
   });
 }
 
 /** DELETE /v2/<name>/blobs/uploads/<id>: cancels the session. */
-export async function cancelUpload(call: Call, name: string, id: string): Promise<void> {
+export function cancelUpload(call: Call, name: string, id: string): Promise<void> {
+  return withSession(call, name, id, async (session) => {
+    await call.registry.uploads.cancel(session.id);
+    send(call.res, 204, {});
+  });
+}
+
+/** With push access, runs `fn` on session `id` of `name` and its size, alone (uploads.exclusive). */
+async function withSession(
+  call: Call,
+  name: string,
+  id: string,
+  fn: (session: UploadSession, size: number) => Promise<void>,
+): Promise<void> {
   await authorize(call, name, ["push"]);
   const uploads = call.registry.uploads;
   await uploads.exclusive(id, async () => {
-    await uploads.get(name, id);
-    await uploads.cancel(id);
-    send(call.res, 204, {});
+    const { session, size } = await uploads.get(name, id);
+    await fn(session, size);
   });
 }
 
