@@ -13,13 +13,7 @@ export async function getManifest(call: Call, name: string, reference: string): 
   const ref = parseManifestRef(reference);
   await authorize(call, name, ["pull"]);
   const m = await call.registry.metadata.getManifest(name, ref);
-  if (!m) {
-    throw await unknown(
-      call,
-      name,
-      new RegistryError("MANIFEST_UNKNOWN", "manifest unknown to registry", { detail: { name, reference } }),
-    );
-  }
+  if (!m) throw await manifestUnknown(call, name, reference);
   send(
     call.res,
     200,
@@ -77,12 +71,14 @@ export async function deleteManifest(call: Call, name: string, reference: string
   const metadata = call.registry.metadata;
   const deleted =
     "digest" in ref ? await metadata.deleteManifest(name, ref.digest) : await metadata.deleteTag(name, ref.tag);
-  if (!deleted) {
-    throw await unknown(
-      call,
-      name,
-      new RegistryError("MANIFEST_UNKNOWN", "manifest unknown to registry", { detail: { name, reference } }),
-    );
-  }
+  if (!deleted) throw await manifestUnknown(call, name, reference);
   send(call.res, 202, {});
+}
+
+function manifestUnknown(call: Call, name: string, reference: string): Promise<RegistryError> {
+  return unknown(
+    call,
+    name,
+    new RegistryError("MANIFEST_UNKNOWN", "manifest unknown to registry", { detail: { name, reference } }),
+  );
 }
