@@ -5,9 +5,9 @@ import { ingestLayer } from "../src/image/layer-ingest.js";
 import type { Digest } from "../src/oci/digest.js";
 import { MediaType } from "../src/oci/media-types.js";
 import { parseReference } from "../src/oci/reference.js";
-import type { ContainerConfig, ImageConfig, Manifest } from "../src/oci/schema.js";
-import { registerImage } from "../src/store/image-records.js";
+import type { ContainerConfig, ImageConfig } from "../src/oci/schema.js";
 import type { LocalStore } from "../src/store/local-store.js";
+import { recordNewImage } from "../src/verbs/stored-image.js";
 import { BERTH, must, REPO } from "./helpers.js";
 
 /** Registers an image made of the given layer tars (bottom first), as a build would. */
@@ -30,28 +30,14 @@ export async function registerLayeredImage(
       rootfs: { type: "layers", diff_ids: staged.map((s) => s.diffId as Digest) },
       history: staged.map(() => ({ created, created_by: "test layer" })),
     };
-    const c = lease.putBytes(Buffer.from(JSON.stringify(config)));
-    const manifest: Manifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size },
-      layers: staged.map((s) => ({ mediaType: MediaType.ociLayer, digest: s.digest, size: s.size })),
-    };
-    const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
-    const ref = parseReference(tag);
-    registerImage(
+    return recordNewImage(
       store,
-      {
-        manifestDigest: m.digest,
-        manifestMediaType: MediaType.ociManifest,
-        manifestSize: m.size,
-        manifest,
-        config,
-        layerSizes: staged.map((s) => ({ diffId: s.diffId as Digest, size: s.layerSize ?? 0 })),
-      },
-      [{ ...ref, tag: ref.tag ?? "latest" }],
+      lease,
+      config,
+      staged.map((s) => ({ mediaType: MediaType.ociLayer, digest: s.digest, size: s.size })),
+      staged.map((s) => ({ diffId: s.diffId as Digest, size: s.layerSize ?? 0 })),
+      { ref: parseReference(tag) },
     );
-    return c.digest;
   });
 }
 

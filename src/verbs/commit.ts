@@ -4,12 +4,13 @@ import type { Digest } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { parseReference } from "../oci/reference.js";
-import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
+import type { ContainerConfig, ImageConfig } from "../oci/schema.js";
 import { pauseContainer, refreshContainer, resumeContainer } from "../runtime/container-state.js";
 import type { ContainerRecord } from "../runtime/containers.js";
 import { containerDirOf, diffRootfs, openRootfs } from "../runtime/rootfs.js";
-import { getImage, layerSizes, registerImage } from "../store/image-records.js";
+import { getImage, layerSizes } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
+import { recordNewImage } from "./stored-image.js";
 
 export interface CommitOptions {
   /** REPOSITORY[:TAG] for the new image. */
@@ -83,34 +84,20 @@ export async function commitContainer(
           },
         ],
       };
-      const configBlob = lease.putBytes(Buffer.from(JSON.stringify(image)));
-      const manifest: Manifest = {
-        schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
-        config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
-        layers: [
-          ...baseManifest.layers,
-          ...(empty ? [] : [{ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size }]),
-        ],
-      };
-      const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
       const diffIds = image.rootfs.diff_ids;
       const sizes = layerSizes(store, diffIds);
       if (!empty) sizes[sizes.length - 1] = layer.layerSize ?? 0;
-      registerImage(
+      return recordNewImage(
         store,
-        {
-          manifestDigest: m.digest,
-          manifestMediaType: MediaType.ociManifest,
-          manifestSize: m.size,
-          manifest,
-          config: image,
-          layerSizes: diffIds.map((diffId, i) => ({ diffId, size: sizes[i] ?? 0 })),
-          parent: parent.id,
-        },
-        ref ? [{ ...ref, tag: ref.tag ?? "latest" }] : [],
+        lease,
+        image,
+        [
+          ...baseManifest.layers,
+          ...(empty ? [] : [{ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size }]),
+        ],
+        diffIds.map((diffId, i) => ({ diffId, size: sizes[i] ?? 0 })),
+        { parent: parent.id, ref },
       );
-      return configBlob.digest;
     });
   } catch (err) {
     throw withContext(`committing container ${c.name}`, err);

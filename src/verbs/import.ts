@@ -6,10 +6,10 @@ import type { Digest } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { parseReference } from "../oci/reference.js";
-import type { ImageConfig, Manifest } from "../oci/schema.js";
-import { registerImage } from "../store/image-records.js";
+import type { ImageConfig } from "../oci/schema.js";
 import type { LocalStore } from "../store/local-store.js";
 import { hostPlatform } from "./platform.js";
+import { recordNewImage } from "./stored-image.js";
 
 export interface ImportOptions {
   /** REPOSITORY[:TAG] to give the new image. */
@@ -53,28 +53,14 @@ export async function importImage(store: LocalStore, src: Readable, opts: Import
         os: platform.os,
         rootfs: { type: "layers", diff_ids: [layer.diffId] },
       };
-      const configBytes = Buffer.from(JSON.stringify(config));
-      const c = lease.putBytes(configBytes);
-      const manifest: Manifest = {
-        schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
-        config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size },
-        layers: [{ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size }],
-      };
-      const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
-      registerImage(
+      return recordNewImage(
         store,
-        {
-          manifestDigest: m.digest,
-          manifestMediaType: MediaType.ociManifest,
-          manifestSize: m.size,
-          manifest,
-          config,
-          layerSizes: [{ diffId: layer.diffId, size: layer.layerSize }],
-        },
-        ref ? [{ ...ref, tag: ref.tag ?? "latest" }] : [],
+        lease,
+        config,
+        [{ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.size }],
+        [{ diffId: layer.diffId, size: layer.layerSize }],
+        { ref },
       );
-      return c.digest;
     });
   } catch (err) {
     throw withContext("importing", err);

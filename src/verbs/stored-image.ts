@@ -1,7 +1,9 @@
 import type { Digest } from "../oci/digest.js";
-import type { ImageConfig, Manifest } from "../oci/schema.js";
-import { type ImageRecord, resolveImage } from "../store/image-records.js";
-import type { LocalStore } from "../store/local-store.js";
+import { MediaType } from "../oci/media-types.js";
+import type { Reference } from "../oci/reference.js";
+import type { Descriptor, ImageConfig, Manifest } from "../oci/schema.js";
+import { type ImageRecord, type NewImage, registerImage, resolveImage } from "../store/image-records.js";
+import type { Lease, LocalStore } from "../store/local-store.js";
 
 /** A stored image with its manifest and config read and checked. */
 export interface StoredImage {
@@ -21,4 +23,41 @@ export function readStoredImage(store: LocalStore, record: ImageRecord): StoredI
 /** Resolves a user's name or ID and reads the image. */
 export function openImage(store: LocalStore, nameOrId: string): StoredImage {
   return readStoredImage(store, resolveImage(store, nameOrId).image);
+}
+
+/**
+ * Writes `config` and an OCI manifest of it and `layers` (already in the store) through the
+ * lease, and records the image with `ref` (default tag `latest`) pointing at it. Returns the
+ * image ID.
+ */
+export function recordNewImage(
+  store: LocalStore,
+  lease: Lease,
+  config: ImageConfig,
+  layers: Descriptor[],
+  layerSizes: NewImage["layerSizes"],
+  opts: { parent?: Digest; ref?: Reference | undefined } = {},
+): Digest {
+  const c = lease.putBytes(Buffer.from(JSON.stringify(config)));
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size },
+    layers,
+  };
+  const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
+  registerImage(
+    store,
+    {
+      manifestDigest: m.digest,
+      manifestMediaType: MediaType.ociManifest,
+      manifestSize: m.size,
+      manifest,
+      config,
+      layerSizes,
+      ...(opts.parent ? { parent: opts.parent } : {}),
+    },
+    opts.ref ? [{ ...opts.ref, tag: opts.ref.tag ?? "latest" }] : [],
+  );
+  return c.digest;
 }
