@@ -206,6 +206,15 @@ export function registerStart(cmd: Command, ctx: CliContext): void {
     });
 }
 
+/** stop's and restart's -t: whole seconds, or undefined for the default. */
+function stopTimeout(value: string | undefined): number | undefined {
+  const timeout = value === undefined ? undefined : Number(value);
+  if (timeout !== undefined && !Number.isInteger(timeout)) {
+    throw new BerthError("USAGE", `invalid argument "${value}" for "-t, --time" flag: give whole seconds`);
+  }
+  return timeout;
+}
+
 /** `stop [-t SECONDS] [-s SIGNAL] CONTAINER...` */
 export function registerStop(cmd: Command, ctx: CliContext): void {
   cmd
@@ -213,10 +222,7 @@ export function registerStop(cmd: Command, ctx: CliContext): void {
     .option("-t, --time <seconds>", "seconds to wait before killing the container (default 10)")
     .option("-s, --signal <signal>", "signal to send (default: the image's STOPSIGNAL, else SIGTERM)")
     .action(async (names, opts) => {
-      const timeout = opts.time === undefined ? undefined : Number(opts.time);
-      if (timeout !== undefined && !Number.isInteger(timeout)) {
-        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time" flag: give whole seconds`);
-      }
+      const timeout = stopTimeout(opts.time);
       // all at once, as docker's CLI does: ten containers take one timeout, not ten
       const store = ctx.store();
       const stopping = names.map(async (name) =>
@@ -314,10 +320,7 @@ export function registerRestart(cmd: Command, ctx: CliContext): void {
     .argument("<containers...>", "containers to restart")
     .option("-t, --time <seconds>", "seconds to wait for stop before killing the container (default 10)")
     .action(async (names, opts) => {
-      const timeout = opts.time === undefined ? undefined : Number(opts.time);
-      if (timeout !== undefined && !Number.isInteger(timeout)) {
-        throw new BerthError("USAGE", `invalid argument "${opts.time}" for "-t, --time" flag: give whole seconds`);
-      }
+      const timeout = stopTimeout(opts.time);
       const store = ctx.store();
       await forEachContainer(ctx, names, async (name) => {
         const c = findContainer(store, name);
