@@ -58,8 +58,7 @@ export function refreshContainer(store: LocalStore, c: ContainerRecord): Contain
   if (status === "running" || status === "paused") return c;
   // Ended with nobody watching: clear the runtime's leftovers and the mount, then record it,
   // unless its holder wrote the real end meanwhile.
-  const r = runtimeOf(c);
-  if (r) spawnSync(r.rt.path, ["--root", r.root, "delete", "--force", c.id], { stdio: "ignore" });
+  deleteFromRuntime(c);
   releaseRootfs(openRootfs(containerDirOf(store, c.id), c.spec.driver));
   const now = getContainer(store, c.id);
   if (now?.state !== "running" || now.spec.holder?.start !== c.spec.holder?.start) return now ?? c;
