@@ -176,12 +176,18 @@ export function adoptSnapshot(store: LocalStore, upper: string, chain: Digest): 
   const root = snapshotRoot(store);
   fs.mkdirSync(root, { recursive: true });
   const dest = join(root, digestHex(chain));
-  if (fs.existsSync(dest)) return false;
+  return !fs.existsSync(dest) && renameIntoPlace(upper, dest);
+}
+
+/**
+ * Renames a finished snapshot directory to its name; false when another process made the
+ * same snapshot first (theirs is as good as ours).
+ */
+function renameIntoPlace(dir: string, dest: string): boolean {
   try {
-    fs.renameSync(upper, dest);
+    fs.renameSync(dir, dest);
     return true;
   } catch (err) {
-    // Another process made the same snapshot first: theirs is as good as ours.
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
     return false;
@@ -216,13 +222,7 @@ export async function buildSnapshot(
         unmount(merged);
       }
     }
-    try {
-      fs.renameSync(upper, dest);
-    } catch (err) {
-      // Another process finished the same snapshot first: theirs is as good as ours.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-    }
+    renameIntoPlace(upper, dest);
   } finally {
     removeTree(tmp);
   }
