@@ -117,13 +117,21 @@ export class Authority {
   }
 
   /**
-   * Whether the identity behind a token still stands: its user exists — the same account made
-   * at `userCreatedAt`, not one added again under the name since — and its credential is live.
+   * The identity behind a token, if it still stands: its user exists — the same account made
+   * at `userCreatedAt`, not one added again under the name since — and its credential is live
+   * (a robot credential's scopes limit the identity). false when it no longer stands; undefined
+   * for an anonymous token (subject "").
    */
-  async stillValid(user: string, credential: string | undefined, userCreatedAt: number | undefined): Promise<boolean> {
-    if (user === "") return true; // anonymous
-    if (credential !== undefined && (await this.credential(credential))?.user !== user) return false;
-    return (await this.store.user(user))?.createdAt === userCreatedAt;
+  async tokenIdentity(
+    user: string,
+    credential: string | undefined,
+    userCreatedAt: number | undefined,
+  ): Promise<Identity | undefined | false> {
+    if (user === "") return undefined;
+    const cred = credential === undefined ? undefined : await this.credential(credential);
+    if (credential !== undefined && cred?.user !== user) return false;
+    if ((await this.store.user(user))?.createdAt !== userCreatedAt) return false;
+    return { user, credential, scopes: cred?.kind === "robot" ? cred.scopes : undefined };
   }
 
   private dummy: Promise<string> | undefined;

@@ -102,10 +102,10 @@ export class TokenAccessPolicy implements AccessPolicy {
     } catch (err) {
       return { ok: false, message: `invalid token: ${(err as Error).message}` };
     }
-    if (!(await this.authority.stillValid(claims.sub, claims.credential, claims.userCreatedAt))) {
+    const identity = await this.authority.tokenIdentity(claims.sub, claims.credential, claims.userCreatedAt);
+    if (identity === false) {
       return { ok: false, message: "the token's user or access token has been removed: log in again" };
     }
-    const identity = await this.identityOf(claims);
     return this.principal({ kind: "token", subject: claims.sub, access: claims.access }, identity);
   }
 
@@ -116,17 +116,6 @@ export class TokenAccessPolicy implements AccessPolicy {
     if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.clear();
     this.verified.set(token, claims);
     return claims;
-  }
-
-  /** The identity a token speaks for: its user, within the robot token's scopes it came from. */
-  private async identityOf(claims: TokenClaims): Promise<Identity | undefined> {
-    if (claims.sub === "") return undefined;
-    const cred = claims.credential === undefined ? undefined : await this.authority.credential(claims.credential);
-    return {
-      user: claims.sub,
-      credential: claims.credential,
-      scopes: cred?.kind === "robot" ? cred.scopes : undefined,
-    };
   }
 
   private identityFor(p: Principal): Identity | undefined {
