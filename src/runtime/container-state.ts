@@ -21,7 +21,7 @@ import { defaultStateRoot, exitStatusFile } from "./run.js";
  * a State.Error saying so.
  */
 
-export const LOST_EXIT_CODE = 255;
+const LOST_EXIT_CODE = 255;
 
 /** The runtime a container was started with (or would be), for state, kill and delete. */
 function runtimeOf(c: ContainerRecord): { rt: Runtime; root: string } | null {
@@ -38,7 +38,7 @@ function runtimeOf(c: ContainerRecord): { rt: Runtime; root: string } | null {
 const runtimeStateSchema = z.looseObject({ status: z.string(), pid: z.number().optional() });
 
 /** The OCI runtime's view: "running", "stopped", "paused", "created", or null when it has none. */
-export function runtimeStatus(c: ContainerRecord): string | null {
+function runtimeStatus(c: ContainerRecord): string | null {
   const r = runtimeOf(c);
   if (!r) return null;
   const out = spawnSync(r.rt.path, ["--root", r.root, "state", c.id], { encoding: "utf8" });

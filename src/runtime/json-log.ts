@@ -97,7 +97,7 @@ export class JsonLogWriter {
 }
 
 /** The entries in `text`; a last line cut short (a crash mid-write) is left out. */
-export function parseLogLines(text: string): LogEntry[] {
+function parseLogLines(text: string): LogEntry[] {
   const out: LogEntry[] = [];
   for (const line of text.split("\n")) {
     if (!line) continue;

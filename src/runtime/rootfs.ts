@@ -76,7 +76,7 @@ export function containerDirOf(store: LocalStore, id: string): string {
 }
 
 /** The image's layers as (diffID, blob) pairs, checked to agree. */
-export function layerRefs(image: ImageLayers): LayerRef[] {
+function layerRefs(image: ImageLayers): LayerRef[] {
   const diffIds = image.config.rootfs.diff_ids;
   if (diffIds.length !== image.manifest.layers.length) {
     throw new BerthError(
@@ -172,7 +172,7 @@ async function ensureInitSnapshot(
 }
 
 /** Creates the runtime's mount points that `root` lacks (following its symlinks inside it). */
-export function createMountPoints(root: string): void {
+function createMountPoints(root: string): void {
   for (const d of MOUNT_DIRS) resolveInRoot(root, d, { followFinal: true, create: true });
   for (const f of MOUNT_FILES) {
     const slash = f.lastIndexOf("/");

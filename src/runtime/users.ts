@@ -28,7 +28,7 @@ interface GroupEntry {
 
 const MAX_ID = 2 ** 31 - 1;
 
-export function parsePasswd(text: string): PasswdEntry[] {
+function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;
@@ -41,7 +41,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
   return out;
 }
 
-export function parseGroup(text: string): GroupEntry[] {
+function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;

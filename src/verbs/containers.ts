@@ -191,7 +191,7 @@ function commandLine(command: readonly string[]): string {
 }
 
 /** docker's State.String(): "Up 5 minutes", "Exited (0) 2 hours ago", "Created". */
-export function statusOf(c: ContainerRecord, now = Date.now()): string {
+function statusOf(c: ContainerRecord, now = Date.now()): string {
   if (c.state === "running") return `Up ${humanDuration(now - (c.spec.startedMs ?? now))}`;
   if (c.state === "exited") {
     return `Exited (${c.spec.exitCode ?? 0}) ${humanDuration(now - (c.spec.finishedMs ?? now))} ago`;

@@ -87,7 +87,7 @@ export function pruneStoppedContainers(
  * docker's prune filters: until=TIME (a Go duration back from now, Unix seconds or RFC 3339),
  * label=KEY[=VALUE] and label!=KEY[=VALUE]. Returns whether an object passes them all.
  */
-export function pruneFilter(
+function pruneFilter(
   filters: readonly string[],
   now: number,
 ): (createdMs: number, labels: Readonly<Record<string, string>>) => boolean {
