@@ -48,7 +48,7 @@ export interface OverlayMount {
   upper?: string;
   work?: string;
   target: string;
-  /** Where to resolve the paths from (default: the common parent of the lowers). */
+  /** Where to resolve the paths from: they are given to the kernel relative to it. */
   cwd: string;
   /**
    * For an upper directory that is thrown away or adopted whole once the mount is gone (a

@@ -87,10 +87,6 @@ function layerRefs(image: ImageLayers): LayerRef[] {
   return diffIds.map((diffId, i) => ({ diffId, blob: image.manifest.layers[i]?.digest as Digest }));
 }
 
-/**
- * Prepares (or, for a container that exists, re-mounts) the container's root file system.
- * Idempotent: a container's upper directory or copy is kept across calls.
- */
 export interface PrepareOptions {
   /**
    * The upper directory is thrown away or adopted as a snapshot once the container is done
@@ -100,6 +96,10 @@ export interface PrepareOptions {
   volatile?: boolean;
 }
 
+/**
+ * Prepares (or, for a container that exists, re-mounts) the container's root file system.
+ * Idempotent: a container's upper directory or copy is kept across calls.
+ */
 export async function prepareRootfs(
   store: LocalStore,
   image: ImageLayers,
