@@ -73,7 +73,7 @@ export async function listCatalog(call: Call): Promise<void> {
  * Referrers per page. Clients cap an index they read (oras and containerd at 4 MiB, like
  * manifests); a descriptor with a few annotations is ~0.3-1 KiB, so 1,000 stays far below.
  */
-export const REFERRERS_PAGE_MAX = 1_000;
+const REFERRERS_PAGE_MAX = 1_000;
 
 /**
  * GET /v2/<name>/referrers/<digest> (end-12a, end-12b): an image index of the manifests whose

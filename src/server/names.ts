@@ -36,7 +36,7 @@ export function checkName(name: string): string {
   return name;
 }
 
-export function isTag(text: string): boolean {
+function isTag(text: string): boolean {
   return TAG.test(text);
 }
 

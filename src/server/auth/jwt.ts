@@ -18,7 +18,7 @@ import { BerthError } from "../../oci/errors.js";
  * token endpoint and the registry are one process, so only this key is trusted.
  */
 
-export const KEY_FILE = "auth-key.pem";
+const KEY_FILE = "auth-key.pem";
 
 /** One entry of the `access` claim: a resource and the actions granted on it. */
 export interface AccessEntry {
@@ -56,7 +56,7 @@ const payloadSchema = z.object({
  * in groups of four joined by `:`. Distribution matches a token's `kid` in this form, so a
  * Distribution could trust this token service too.
  */
-export function libtrustKeyId(publicKey: KeyObject): string {
+function libtrustKeyId(publicKey: KeyObject): string {
   const der = publicKey.export({ type: "spki", format: "der" });
   const bytes = createHash("sha256").update(der).digest().subarray(0, 30);
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -19,7 +19,7 @@ import type { CredentialRecord, CredentialScope, TenancyStore, UserRecord } from
  */
 
 /** The visibility of namespaces made from now on when nothing else is said. */
-export const DEFAULT_NAMESPACE_VISIBILITY: Visibility = "private";
+const DEFAULT_NAMESPACE_VISIBILITY: Visibility = "private";
 const MIN_PASSWORD = 8;
 
 function usage(message: string): BerthError {

@@ -26,7 +26,7 @@ import { handleTokenRequest } from "./token-endpoint.js";
 
 export const TOKEN_PATH = "/token";
 /** The token service's public key set (JWKS). */
-export const JWKS_PATH = "/token/jwks.json";
+const JWKS_PATH = "/token/jwks.json";
 
 export interface TokenAccessOptions {
   /** The registry root; `auth.db` and the signing key live there. */

@@ -15,7 +15,7 @@ import type { TenancyAdmin } from "./tenancy-admin.js";
  * the registry refuses later.
  */
 
-export const TOKEN_TTL_SECONDS = 300;
+const TOKEN_TTL_SECONDS = 300;
 /** docker login asks for a refresh token each time; a user keeps this many. */
 const REFRESH_TOKENS_KEPT = 20;
 
