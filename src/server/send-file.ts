@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
  * kernel, on a thread of the addon's, instead of a read into node and a write out again on the
  * event loop. Node has no sendfile of its own; this is what closes most of the gap to
  * Distribution on large blob GETs. Where the addon was not built (no compiler at install), or
- * the socket has no descriptor, `sendFile` answers false and the caller streams as before.
+ * the socket has no descriptor, `canSendFile` answers false and the caller streams as before.
  */
 
 interface SendfileAddon {
