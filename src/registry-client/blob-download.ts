@@ -9,6 +9,7 @@ import { BerthError } from "../oci/errors.js";
 import { copyVerified, verifyBytes } from "../oci/verify.js";
 import { type Lease, processAlive } from "../store/local-store.js";
 import { type RegistryClient, readLimited } from "./registry-client.js";
+import { isTransientNetworkError } from "./transport.js";
 
 export interface DownloadOptions {
   client: RegistryClient;
@@ -178,11 +179,7 @@ async function* source(claimed: string, have: number, opts: DownloadOptions): As
       }
       if (pos < opts.size) throw Object.assign(new Error("the registry ended the blob early"), { code: "ECONNRESET" });
     } catch (err) {
-      const transient =
-        (err as { transient?: boolean }).transient === true ||
-        ["ECONNRESET", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "EPIPE", "ECONNREFUSED"].includes(
-          (err as NodeJS.ErrnoException).code ?? "",
-        );
+      const transient = (err as { transient?: boolean }).transient === true || isTransientNetworkError(err);
       if (!transient || ++failures >= opts.attempts) throw err;
       await sleep(opts.backoffMs * 2 ** (failures - 1));
     }

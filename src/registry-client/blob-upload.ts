@@ -8,7 +8,7 @@ import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { pullScope, pushScope, type RegistryClient } from "./registry-client.js";
 import { RegistryError, registryError } from "./registry-error.js";
-import { type HttpResponse, header } from "./transport.js";
+import { type HttpResponse, header, isTransientNetworkError } from "./transport.js";
 
 export interface UploadOptions {
   client: RegistryClient;
@@ -96,8 +96,7 @@ export function retriableUpload(err: unknown): boolean {
       err.registryCode === "BLOB_UPLOAD_UNKNOWN"
     );
   if (err instanceof BerthError) return (err as { transient?: boolean }).transient === true;
-  const code = (err as NodeJS.ErrnoException).code ?? "";
-  return ["ECONNRESET", "EPIPE", "ECONNREFUSED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"].includes(code);
+  return isTransientNetworkError(err);
 }
 
 interface UploadState {
