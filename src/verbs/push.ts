@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { type Compression, MediaType } from "../oci/media-types.js";
+import { formatPlatform } from "../oci/platform.js";
 import { formatReference, fullName, parseReference, type Reference } from "../oci/reference.js";
 import type { Descriptor } from "../oci/schema.js";
 import { uploadBlob } from "../registry-client/blob-upload.js";
@@ -235,7 +236,7 @@ export async function pushIndex(
   const members = images.map((name) => readStoredImage(store, resolveImage(store, name).image));
   const seen = new Set<string>();
   for (const m of members) {
-    const p = `${m.config.os}/${m.config.architecture}${m.config.variant ? `/${m.config.variant}` : ""}`;
+    const p = formatPlatform(m.config);
     if (seen.has(p))
       throw new BerthError("USAGE", `two of the images are for ${p}: an index holds one image per platform`);
     seen.add(p);
