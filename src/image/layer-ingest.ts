@@ -1,17 +1,15 @@
-import { createHash } from "node:crypto";
 import { finished, PassThrough, type Readable, Writable } from "node:stream";
-import type { Digest } from "../oci/digest.js";
+import { type Digest, digestFromHash, newHash } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { Compression } from "../oci/media-types.js";
 import type { ByteSource, Expected, Measured } from "../oci/verify.js";
+import { LayerStats } from "./layer-stats.js";
 import { inflater } from "./zstd.js";
 
 /** Where ingested bytes go: the local store's Lease, or any sink that verifies the same way. */
 export interface BlobWriter {
   ingest(src: ByteSource, expected: Expected, what: string, observers?: readonly Writable[]): Promise<Measured>;
 }
-
-import { LayerStats } from "./layer-stats.js";
 
 /** What ingesting a blob that may be a layer learns about it. */
 export interface StagedBlob {
@@ -36,7 +34,7 @@ export function detectCompression(head: Uint8Array): Compression {
  */
 class LayerProbe extends Writable {
   /** Null when the bytes are the blob itself (uncompressed): its digest is the diffID already. */
-  private readonly hash: ReturnType<typeof createHash> | null;
+  private readonly hash: ReturnType<typeof newHash> | null;
   private readonly stats = new LayerStats();
   private tarOk = true;
   /** The write waiting for the tar walk to drain; released early if the walk fails. */
@@ -46,7 +44,7 @@ class LayerProbe extends Writable {
 
   constructor(hashIt = true) {
     super({ highWaterMark: 1 << 20 });
-    this.hash = hashIt ? createHash("sha256") : null;
+    this.hash = hashIt ? newHash() : null;
     this.stats.on("error", () => {
       this.tarOk = false;
       this.release();
@@ -70,7 +68,7 @@ class LayerProbe extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.hash) this.diffId = `sha256:${this.hash.digest("hex")}` as Digest;
+    if (this.hash) this.diffId = digestFromHash("sha256", this.hash);
     if (!this.tarOk) {
       cb();
       return;
