@@ -224,12 +224,13 @@ async function fetchLayer(
   }
   // Lease first, then look: a prune between the two would otherwise remove what we found.
   lease.protect(layer.digest);
-  if (store.hasBlob(layer.digest) && blobHasDiffId(store, layer.digest, diffId)) {
+  const present = store.hasBlob(layer.digest);
+  if (present && blobHasDiffId(store, layer.digest, diffId)) {
     progress({ id, status: "Already exists" });
     return layerSizes(store, [diffId])[0] ?? 0;
   }
   let staged: StagedBlob;
-  if (store.hasBlob(layer.digest)) {
+  if (present) {
     // present but never seen as this layer: learn its diffID from the local copy, no download
     progress({ id, status: "Already exists" });
     staged = await ingestLayer(
