@@ -57,7 +57,7 @@ import type { Lease, LocalStore } from "../store/local-store.js";
 import { readStoredImage } from "../verbs/stored-image.js";
 import { type Advice, adviseOnSize } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
-import { type CopySource, copyInto, planCopy } from "./copy.js";
+import { type CopyOptions, type CopyOwnership, type CopySource, copyInto, planCopy } from "./copy.js";
 import { assertCanRun } from "./emulation.js";
 
 export interface BuildOptions {
@@ -682,6 +682,23 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       inputHash = `${store.db.transaction(() => hashSources(ctx, found.flat(), copiedFromContext, hashMemo)).immediate()}:${fetched.map((f) => f.digest).join(",")}`;
     }
     const inline = ins.contents.map((f) => f.path);
+    // What both ways of copying take: into the mounted rootfs (copyInto) or planned against a view (planCopy).
+    // Context files belong to root; files from a stage or image keep their owners.
+    const own = (rootPath: string): CopyOwnership => ({
+      ...ownership(rootPath, ins.chown, ins.chmod),
+      preserve: from !== undefined && !ins.chown,
+    });
+    const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
+    const copyOptions = (): CopyOptions => {
+      const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
+      return {
+        unpackArchives: ins.kind === "ADD",
+        forceDir: multiple,
+        parents: ins.kind === "COPY" && ins.parents,
+        ...(from === undefined ? { ignored: ctx.ignored } : {}),
+        ...(exclude ? { exclude } : {}),
+      };
+    };
     try {
       return await fsStep(
         state,
@@ -691,17 +708,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         `${ins.kind} ${[...ins.sources, ...inline].join(" ")} ${ins.dest} # buildkit`,
         [inputHash, ins.contents],
         async (rootPath) => {
-          // context files belong to root; files from a stage or image keep their owners
-          const own = { ...ownership(rootPath, ins.chown, ins.chmod), preserve: from !== undefined && !ins.chown };
-          const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
-          const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
-          await copyInto(rootPath, sources, dest, own, {
-            unpackArchives: ins.kind === "ADD",
-            forceDir: multiple,
-            parents: ins.kind === "COPY" && ins.parents,
-            ...(from === undefined ? { ignored: ctx.ignored } : {}),
-            ...(exclude ? { exclude } : {}),
-          });
+          const owner = own(rootPath);
+          await copyInto(rootPath, sources, dest, owner, copyOptions());
           if (ins.contents.length) {
             const tmp = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-heredoc-`));
             try {
@@ -710,26 +718,13 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
                 fs.writeFileSync(p, f.data, { mode: 0o644 });
                 return { path: p, name: f.path };
               });
-              await copyInto(rootPath, files, dest, own, { forceDir: multiple });
+              await copyInto(rootPath, files, dest, owner, { forceDir: multiple });
             } finally {
               fs.rmSync(tmp, { recursive: true, force: true });
             }
           }
         },
-        ins.contents.length
-          ? undefined
-          : (view) => {
-              const own = { ...ownership(view, ins.chown, ins.chmod), preserve: from !== undefined && !ins.chown };
-              const multiple = ins.sources.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
-              const exclude = ins.excludes.length ? makeIgnoreMatcher(ins.excludes.join("\n")) : undefined;
-              return planCopy(view, sources, dest, own, {
-                unpackArchives: ins.kind === "ADD",
-                forceDir: multiple,
-                parents: ins.kind === "COPY" && ins.parents,
-                ...(from === undefined ? { ignored: ctx.ignored } : {}),
-                ...(exclude ? { exclude } : {}),
-              });
-            },
+        ins.contents.length ? undefined : (view) => planCopy(view, sources, dest, own(view), copyOptions()),
       );
     } finally {
       root?.release();
