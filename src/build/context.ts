@@ -109,12 +109,7 @@ export function resolveInContext(ctx: BuildContext, rel: string): string | undef
 }
 
 /**
- * A digest of everything a COPY reads: each file's path, mode and bytes (directories walked
- * in sorted order), for the build cache. Mtimes are left out: a fresh checkout must hit the
- * cache of an identical one.
- */
-/**
- * Remembers file digests by their stat (device, inode, size, mtime in nanoseconds, mode), so a
+ * Remembers file digests by their stat (device, inode, size, mtime and ctime in nanoseconds, mode), so a
  * warm build does not read a 500 MiB file again to learn that it did not change. A file
  * changed within the same nanosecond timestamp would be missed, as with any stat cache (git's
  * index, BuildKit's content hashes); its bytes still reach the layer correctly.
@@ -156,6 +151,11 @@ export interface ContextTally {
   dirs?: Map<string, number>;
 }
 
+/**
+ * A digest of everything a COPY reads: each file's path, mode and bytes (directories walked
+ * in sorted order), for the build cache. Mtimes are left out: a fresh checkout must hit the
+ * cache of an identical one.
+ */
 export function hashSources(
   ctx: BuildContext,
   sources: readonly Source[],
