@@ -121,12 +121,6 @@ export function formatReference(ref: Reference, familiar = false): string {
   return s;
 }
 
-/** Parses a stored full name `domain/path:tag` back into a reference. */
-export function splitTagged(full: string): { name: string; tag: string } {
-  const i = full.lastIndexOf(":");
-  return { name: full.slice(0, i), tag: full.slice(i + 1) };
-}
-
 function clip(s: string): string {
   return s.length > 100 ? `${s.slice(0, 97)}...` : s;
 }

@@ -40,8 +40,3 @@ export function recordCompressedLayer(
       .run(diffId, compression, layer.digest, layer.size);
   });
 }
-
-/** How many compressed copies the store records (tests and diagnostics). */
-export function compressedLayerCount(store: LocalStore): number {
-  return store.db.prepare("SELECT COUNT(*) FROM layer_compressions").pluck().get() as number;
-}
