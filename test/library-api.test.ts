@@ -14,12 +14,12 @@ test("the built library API imports, loads, tags, lists, inspects and saves", as
   const id = await berth.importImage(store, createReadStream(busyboxRootfsTar(dir)), { reference: "api/base:1" });
   assert.match(id, /^sha256:[a-f0-9]{64}$/);
   berth.tag(store, "api/base:1", "vaishali/myapp:1.0");
-  const rows = berth.images(store);
+  const rows = await berth.images(store);
   assert.deepEqual(rows.map((r: { repository: string; tag: string }) => `${r.repository}:${r.tag}`).sort(), [
     "api/base:1",
     "vaishali/myapp:1.0",
   ]);
-  const info = berth.inspectImage(store, "vaishali/myapp:1.0");
+  const info = await berth.inspectImage(store, "vaishali/myapp:1.0");
   assert.equal(info.Id, id);
   assert.deepEqual(info.RepoTags, ["api/base:1", "vaishali/myapp:1.0"]);
   const out = new PassThrough();
@@ -29,7 +29,7 @@ test("the built library API imports, loads, tags, lists, inspects and saves", as
   const other = berth.openStore(join(dir, "other"));
   const loaded = await berth.load(other, PassThrough.from([Buffer.concat(chunks)]));
   assert.deepEqual(loaded.images, [{ id, tags: ["docker.io/vaishali/myapp:1.0"] }]);
-  assert.throws(
+  await assert.rejects(
     () => berth.inspectImage(other, "api/base:1"),
     (e: unknown) => e instanceof berth.BerthError && (e as { code: string }).code === "IMAGE_UNKNOWN",
   );

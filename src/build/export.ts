@@ -8,6 +8,7 @@ import { BerthError } from "../oci/errors.js";
 import { applyLayer } from "../runtime/apply-layer.js";
 import { getImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
+import { settleImages } from "../store/pending-layers.js";
 
 /** `--output type=local|tar|oci|docker[,dest=PATH]`, parsed. */
 export interface OutputSpec {
@@ -56,6 +57,7 @@ export async function exportImage(
     return;
   }
   const flatten = async (dir: string) => {
+    await settleImages(store, [id]);
     for (const layer of manifest.layers) await applyLayer(dir, store.openBlob(layer.digest));
   };
   if (spec.type === "local") {

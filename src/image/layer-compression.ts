@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
 import type { Compression } from "../oci/media-types.js";
-import { zstdCompress } from "./zstd.js";
+import { zstdCompress } from "./codecs.js";
 
 const gzipBlock = promisify(gzipCallback);
 

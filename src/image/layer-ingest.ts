@@ -1,10 +1,11 @@
-import { finished, PassThrough, type Readable, Writable } from "node:stream";
+import { finished, PassThrough, type Readable, Transform, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { type Digest, digestFromHash, newHash } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { Compression } from "../oci/media-types.js";
 import type { ByteSource, Expected, Measured } from "../oci/verify.js";
+import { inflater } from "./codecs.js";
 import { LayerStats } from "./layer-stats.js";
-import { inflater } from "./zstd.js";
 
 /** Where ingested bytes go: the local store's Lease, or any sink that verifies the same way. */
 export interface BlobWriter {
@@ -96,7 +97,7 @@ export async function ingestLayer(
   const probe = new LayerProbe(compression !== "none");
   let observer: Writable = probe;
   let inflated: Promise<void> = Promise.resolve();
-  const inflate = inflater(compression, what);
+  const inflate = inflater(compression, what, expected.size);
   if (inflate) {
     inflate.pipe(probe);
     observer = tolerant(inflate);
@@ -124,6 +125,72 @@ export async function ingestLayer(
     compression,
     diffId: compression === "none" ? measured.digest : probe.diffId,
     layerSize: probe.layerSize,
+  };
+}
+
+/**
+ * Reads a stored layer blob through once, without storing anything: its diffID and docker's
+ * size of it (null when it is not a tar). What a pull left unchecked is checked with this.
+ */
+export async function measureLayer(
+  src: Readable,
+  what: string,
+  compressedSize?: number,
+): Promise<{ diffId: Digest; layerSize: number | null }> {
+  const head = await peek(src);
+  const compression = detectCompression(head.bytes);
+  const probe = new LayerProbe(true);
+  const inflate = inflater(compression, what, compressedSize);
+  const stages: NodeJS.ReadWriteStream[] = inflate ? [inflate] : [];
+  try {
+    await pipeline([head.stream, ...stages, probe]);
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw new BerthError("INVALID_ARCHIVE", `${what}: bad ${compression} data (${(err as Error).message})`);
+  }
+  return { diffId: probe.diffId as Digest, layerSize: probe.layerSize };
+}
+
+/**
+ * A stored layer blob as the plain tar it holds, measured on the way: a consumer (an unpack)
+ * reads `stream`, and once it has read it all, `measured()` gives the diffID and docker's size
+ * of what went through. One inflate serves both the unpack and the check of a pulled layer.
+ */
+export function measuredTar(
+  src: Readable,
+  what: string,
+  compressedSize?: number,
+): { stream: Readable; measured: () => Promise<{ diffId: Digest; layerSize: number | null }> } {
+  const probe = new LayerProbe(true);
+  const tap = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      if (probe.write(chunk)) cb(null, chunk);
+      else probe.once("drain", () => cb(null, chunk));
+    },
+    flush(cb) {
+      probe.end(() => cb());
+    },
+  });
+  const stream = (async () => {
+    const head = await peek(src);
+    const inflate = inflater(detectCompression(head.bytes), what, compressedSize);
+    return inflate ? head.stream.pipe(inflate) : head.stream;
+  })();
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  stream.then(
+    (s) => {
+      s.on("error", (err) => out.destroy(err));
+      s.pipe(tap).pipe(out);
+    },
+    (err: Error) => out.destroy(err),
+  );
+  return {
+    stream: out,
+    measured: async () => {
+      if (!probe.writableFinished) throw new BerthError("INVALID_ARCHIVE", `${what}: read only in part`);
+      return { diffId: probe.diffId as Digest, layerSize: probe.layerSize };
+    },
   };
 }
 

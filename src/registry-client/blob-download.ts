@@ -25,20 +25,28 @@ export interface DownloadOptions {
   onBytes?: (n: number) => void;
   /** Told how many bytes an earlier, interrupted pull left. */
   onResume?: (have: number) => void;
+  /**
+   * Store the blob checked against its digest only, learning nothing else (a compressed
+   * layer whose diffID is checked when it is first used; store/pending-layers.ts).
+   */
+  digestOnly?: boolean;
 }
 
 /** Errors that mean the bytes themselves are wrong: a partial file holding them must go. */
 const BAD_CONTENT = new Set(["DIGEST_MISMATCH", "SIZE_MISMATCH", "INVALID_ARCHIVE"]);
+
+/** What a download learnt: diffID and docker's size are null when it checked the digest only. */
+export type Downloaded = Omit<StagedBlob, "compression">;
 
 /**
  * Downloads a layer blob into the store, resumably: the bytes go to a partial file named by
  * the digest (`tmp/partial-<alg>-<hex>`), so an interrupted pull (the registry went away,
  * berth was stopped) continues with a Range request where it stopped, in this process or
  * the next. The bytes already on disk are read again through the same hash and layer probe,
- * so the blob enters the store only when all of it matches its digest, and its diffID and
- * layer size are known.
+ * so the blob enters the store only when all of it matches its digest, and (unless
+ * `digestOnly`) its diffID and layer size are known.
  */
-export async function downloadLayer(opts: DownloadOptions): Promise<StagedBlob> {
+export async function downloadLayer(opts: DownloadOptions): Promise<Downloaded> {
   const store = opts.lease.store;
   const tmp = join(store.root, "tmp");
   const key = `partial-${digestAlgorithm(opts.digest)}-${digestHex(opts.digest)}`;
@@ -56,12 +64,12 @@ export async function downloadLayer(opts: DownloadOptions): Promise<StagedBlob> 
   }
   if (have > 0) opts.onResume?.(have);
   try {
-    const staged = await ingestLayer(
-      writerFor(claimed, have, opts),
-      source(claimed, have, opts),
-      { digest: opts.digest, size: opts.size },
-      opts.what,
-    );
+    const writer = writerFor(claimed, have, opts);
+    const src = source(claimed, have, opts);
+    const expected = { digest: opts.digest, size: opts.size };
+    const staged: Downloaded = opts.digestOnly
+      ? { ...(await writer.ingest(src, expected, opts.what)), diffId: null, layerSize: null }
+      : await ingestLayer(writer, src, expected, opts.what);
     fs.rmSync(claimed, { force: true });
     return staged;
   } catch (err) {

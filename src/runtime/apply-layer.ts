@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract, type Header } from "tar-stream";
 import { detectCompression, peek } from "../image/layer-ingest.js";
-import { inflater } from "../image/zstd.js";
+import { inflater } from "../image/codecs.js";
 import { BerthError } from "../oci/errors.js";
 import { cleanEntryPath, lstatOrNull, resolveInRoot } from "./scoped-path.js";
 import { findSetfattr, isMangled, setXattr } from "./xattrs.js";

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { constants as osConstants } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { findProgram } from "../image/codecs.js";
 import { BerthError } from "../oci/errors.js";
 import type { HostLimits, Limit } from "./oci-spec.js";
 
@@ -87,14 +88,14 @@ export function crunCgroupProblem(facts: HostFacts): string | null {
 export function findRuntimes(facts: HostFacts, wanted?: string): RuntimeSearch {
   const skipped: string[] = [];
   if (wanted) {
-    const path = wanted.includes("/") ? wanted : which(wanted, facts.path);
+    const path = wanted.includes("/") ? wanted : findProgram(wanted, facts.path);
     if (!path) throw new BerthError("UNSUPPORTED", `the OCI runtime ${wanted} is not installed (not on PATH)`);
     const name: RuntimeName = /crun[^/]*$/.test(wanted) ? "crun" : "runc";
     return { candidates: [{ name, path }], skipped };
   }
   const candidates: Runtime[] = [];
-  const crun = which("crun", facts.path);
-  const runc = which("runc", facts.path);
+  const crun = findProgram("crun", facts.path);
+  const runc = findProgram("runc", facts.path);
   const problem = crunCgroupProblem(facts);
   if (crun && problem) skipped.push(problem);
   else if (crun) candidates.push({ name: "crun", path: crun });
@@ -103,20 +104,6 @@ export function findRuntimes(facts: HostFacts, wanted?: string): RuntimeSearch {
   // clearer than "no runtime".
   if (crun && problem && !runc) candidates.push({ name: "crun", path: crun });
   return { candidates, skipped };
-}
-
-function which(name: string, path: string): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
 }
 
 /** The limits this process runs under (from /proc/self/limits: Node has no getrlimit). */

@@ -5,6 +5,7 @@ import { type Digest, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { ImageConfig, Manifest } from "../oci/schema.js";
 import type { LocalStore } from "../store/local-store.js";
+import { pendingAmong, settleClaims } from "../store/pending-layers.js";
 import { applyLayer } from "./apply-layer.js";
 import { type Baseline, type DiffOptions, diffBaseline, diffUpper, recordBaseline } from "./diff.js";
 import { mountOverlay, overlaySupported, unmount } from "./mount.js";
@@ -140,6 +141,13 @@ export async function prepareRootfs(
     // No record yet: any files here are from an attempt that died half-way.
     fs.rmSync(path, { recursive: true, force: true });
     fs.mkdirSync(path, { mode: 0o755 });
+    await settleClaims(
+      store,
+      pendingAmong(
+        store,
+        layers.map((l) => ({ digest: l.blob, diffId: l.diffId })),
+      ),
+    );
     for (const l of layers) await applyLayer(path, store.openBlob(l.blob));
     createMountPoints(path);
     const tmp = `${baselineFile}.tmp`;

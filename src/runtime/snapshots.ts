@@ -3,9 +3,11 @@ import * as fs from "node:fs";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Header } from "tar-stream";
+import { measuredTar } from "../image/layer-ingest.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type LocalStore, processAlive } from "../store/local-store.js";
+import { checkClaim, pendingAmong, recordSettled } from "../store/pending-layers.js";
 import { applyLayer } from "./apply-layer.js";
 import { mountOverlay, mountsUnder, unmount } from "./mount.js";
 import { cleanEntryPath } from "./scoped-path.js";
@@ -83,12 +85,48 @@ export async function ensureSnapshots(store: LocalStore, layers: readonly LayerR
     if (fs.existsSync(dir)) continue;
     const layer = layers[i] as LayerRef;
     const parents = dirs.slice(0, i).reverse();
-    if (parents.length > 0 && (await applyDirect(root, dir, parents, () => store.openBlob(layer.blob)))) continue;
-    await buildSnapshot(root, dir, parents, async (target) => {
-      await applyLayer(target, store.openBlob(layer.blob));
-    });
+    const source = layerSource(store, layer);
+    if (parents.length === 0 || !(await applyDirect(root, dir, parents, source))) {
+      await buildSnapshot(root, dir, parents, async (target) => {
+        await applyLayer(target, source.open());
+        await source.check();
+      });
+    }
+    source.settled();
   }
   return dirs;
+}
+
+/** Where an unpack reads a layer from, and how it checks a pulled layer's diffID on the way. */
+interface LayerSource {
+  open(): Readable;
+  /** After a whole read: throws if the layer is not what its image config says (before the snapshot is kept). */
+  check(): Promise<void>;
+  /** After the snapshot is kept: records the check, if one was made. */
+  settled(): void;
+}
+
+/**
+ * A layer whose diffID a pull left unchecked (store/pending-layers.ts) is hashed while it is
+ * unpacked, and the snapshot is kept only if it matches: one inflate does both.
+ */
+function layerSource(store: LocalStore, layer: LayerRef): LayerSource {
+  const claim = pendingAmong(store, [{ digest: layer.blob, diffId: layer.diffId }])[0];
+  if (!claim) return { open: () => store.openBlob(layer.blob), check: async () => undefined, settled: () => undefined };
+  let last: ReturnType<typeof measuredTar> | undefined;
+  let size: number | undefined;
+  return {
+    open: () => {
+      last = measuredTar(store.openBlob(layer.blob), `layer ${layer.blob}`, store.blobSize(layer.blob));
+      return last.stream;
+    },
+    check: async () => {
+      if (last) size = checkClaim(claim, await last.measured());
+    },
+    settled: () => {
+      if (size !== undefined) recordSettled(store, claim, size);
+    },
+  };
 }
 
 /** Thrown by the direct unpack's guard: this layer needs the overlay mount after all. */
@@ -108,7 +146,7 @@ async function applyDirect(
   root: string,
   dest: string,
   parents: readonly string[],
-  open: () => Readable,
+  source: LayerSource,
 ): Promise<boolean> {
   const seen = new Set<string>();
   /** Directories this layer has given as entries (and that are directories, or absent, below). */
@@ -152,12 +190,13 @@ async function applyDirect(
   let ok = true;
   await buildSnapshot(root, dest, [], async (target) => {
     try {
-      await applyLayer(target, open(), { guard });
+      await applyLayer(target, source.open(), { guard });
     } catch (err) {
       if (!(err instanceof NeedsMount) && !(err instanceof BerthError && err.cause instanceof NeedsMount)) throw err;
       ok = false;
       throw new NeedsMount();
     }
+    await source.check();
   }).catch((err: unknown) => {
     if (!(err instanceof NeedsMount)) throw err;
   });

@@ -43,8 +43,10 @@ export interface NewImage {
   manifestSize: number;
   manifest: Manifest;
   config: ImageConfig;
-  /** docker's size per layer, in manifest order, keyed by diffID. */
+  /** docker's size per layer, in manifest order, keyed by diffID; UNKNOWN_SIZE when not yet measured. */
   layerSizes: { diffId: Digest; size: number }[];
+  /** Layer blobs stored without inflating them: their diffID is the config's claim until checked. */
+  pendingLayers?: { digest: Digest; diffId: Digest }[];
   parent?: Digest;
   repoDigests?: string[];
   /** A build step's image: build cache, not listed (unless -a) nor dangling. */
@@ -71,13 +73,21 @@ export function registerImage(store: LocalStore, image: NewImage, tags: readonly
       );
     }
   }
-  const size = image.layerSizes.reduce((sum, l) => sum + l.size, 0);
   const createdMs = image.config.created ? Date.parse(image.config.created) : Number.NaN;
   const now = Date.now();
   return store.write(() => {
     const db = store.db;
-    const insertLayer = db.prepare("INSERT OR IGNORE INTO layers(diff_id, size) VALUES (?, ?)");
+    const insertLayer = db.prepare(
+      `INSERT INTO layers(diff_id, size) VALUES (?, ?)
+       ON CONFLICT(diff_id) DO UPDATE SET size = excluded.size WHERE layers.size < 0 AND excluded.size >= 0`,
+    );
     for (const l of image.layerSizes) insertLayer.run(l.diffId, l.size);
+    const insertPending = db.prepare("INSERT OR IGNORE INTO pending_layers(digest, diff_id) VALUES (?, ?)");
+    for (const p of image.pendingLayers ?? []) insertPending.run(p.digest, p.diffId);
+    const size = imageSize(
+      store,
+      image.layerSizes.map((l) => l.diffId),
+    );
     const exists = db.prepare("SELECT 1 FROM images WHERE id = ?").get(id);
     if (!exists) {
       db.prepare(
@@ -256,10 +266,19 @@ function byManifest(store: LocalStore, digest: string): ImageRecord | undefined 
   return row ? toRecord(store, row) : undefined;
 }
 
-/** docker's per-layer sizes, by diffID; 0 for a layer the store never measured. */
+/** A size not measured yet: a pulled layer's before it is first unpacked (pending-layers.ts). */
+export const UNKNOWN_SIZE = -1;
+
+/** docker's per-layer sizes, by diffID; 0 for a layer the store never measured, UNKNOWN_SIZE for one pending. */
 export function layerSizes(store: LocalStore, diffIds: readonly string[]): number[] {
   const q = store.db.prepare("SELECT size FROM layers WHERE diff_id = ?").pluck();
   return diffIds.map((d) => (q.get(d) as number | undefined) ?? 0);
+}
+
+/** docker's image size: the sum of its layers' sizes, or UNKNOWN_SIZE while one is unmeasured. */
+export function imageSize(store: LocalStore, diffIds: readonly string[]): number {
+  const sizes = layerSizes(store, diffIds);
+  return sizes.some((s) => s < 0) ? UNKNOWN_SIZE : sizes.reduce((sum, s) => sum + s, 0);
 }
 
 /** Containers (running or not) that use an image. */
@@ -299,6 +318,7 @@ export function deleteImageRow(store: LocalStore, id: Digest): { removed: Digest
   store.db.prepare("UPDATE images SET parent = NULL WHERE parent = ?").run(id);
   store.db.prepare("DELETE FROM images WHERE id = ?").run(id);
   store.db.prepare("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)").run();
+  store.db.prepare("DELETE FROM pending_layers WHERE digest NOT IN (SELECT digest FROM image_blobs)").run();
   return store.deleteUnreferenced(blobs);
 }
 

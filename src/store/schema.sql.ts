@@ -99,4 +99,15 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX layer_compressions_digest ON layer_compressions(digest);
   `,
+  `
+  -- layers a pull stored as they came, without inflating them: the image config's diffID is the
+  -- registry's claim until the layer is first unpacked or measured (pending-layers.ts), and
+  -- the layer's row in layers holds size -1 (unknown) until then
+  CREATE TABLE pending_layers(
+    digest TEXT NOT NULL,           -- the compressed blob
+    diff_id TEXT NOT NULL,          -- what an image config says it unpacks to
+    PRIMARY KEY(digest, diff_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX pending_layers_diff_id ON pending_layers(diff_id);
+  `,
 ];

@@ -1,7 +1,7 @@
 import type { History } from "../oci/schema.js";
 import { getImage, layerSizes } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
-import { openImage, readStoredImage } from "./stored-image.js";
+import { openMeasuredImage, readStoredImage } from "./stored-image.js";
 
 /** One row of `docker history`, newest first. */
 export interface HistoryRow {
@@ -15,8 +15,8 @@ export interface HistoryRow {
 }
 
 /** `docker history NAME`: the config's history, each row with the size of the layer it made. */
-export function history(store: LocalStore, nameOrId: string): HistoryRow[] {
-  const img = openImage(store, nameOrId);
+export async function history(store: LocalStore, nameOrId: string): Promise<HistoryRow[]> {
+  const img = await openMeasuredImage(store, nameOrId);
   const diffIds = img.config.rootfs.diff_ids;
   const sizes = layerSizes(store, diffIds);
   const entries: History[] = img.config.history ?? diffIds.map(() => ({}));

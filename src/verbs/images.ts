@@ -1,8 +1,9 @@
-import type { Digest } from "../oci/digest.js";
+import { type Digest, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { familiarName, parseReference } from "../oci/reference.js";
 import { type ImageRecord, listImages, resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
+import { settleImages } from "../store/pending-layers.js";
 
 /** One row of `docker images`: an image under one of its names (or `<none>`). */
 export interface ImageRow {
@@ -20,11 +21,14 @@ export interface ListOptions {
   all?: boolean;
   /** docker's --filter values: dangling=, reference=, label=, before=, since= */
   filters?: readonly string[];
+  /** Told of an image whose size cannot be measured (a pulled layer that is not what its config says). */
+  onWarning?: (message: string) => void;
 }
 
 /** `docker images`: one row per repository:tag, newest first; untagged intermediates only with `all`. */
-export function images(store: LocalStore, opts: ListOptions = {}): ImageRow[] {
+export async function images(store: LocalStore, opts: ListOptions = {}): Promise<ImageRow[]> {
   const filters = parseFilters(opts.filters ?? []);
+  await settleSizes(store, listImages(store), opts.onWarning);
   const records = listImages(store);
   const parents = new Set(records.map((r) => r.parent).filter((p): p is Digest => p !== null));
   const before = filters.before.map((b) => resolveImage(store, b).image);
@@ -47,6 +51,26 @@ export function images(store: LocalStore, opts: ListOptions = {}): ImageRow[] {
     }
   }
   return rows;
+}
+
+/**
+ * Measures the layers a pull left unmeasured (store/pending-layers.ts), image by image: the
+ * first listing after a pull inflates what the pull did not. An image that fails keeps its
+ * unknown size and is reported; the others are listed as usual.
+ */
+export async function settleSizes(
+  store: LocalStore,
+  records: readonly ImageRecord[],
+  onWarning: (message: string) => void = () => undefined,
+): Promise<void> {
+  for (const r of records) {
+    if (r.size >= 0) continue;
+    try {
+      await settleImages(store, [r.id]);
+    } catch (err) {
+      onWarning(`image ${digestHex(r.id).slice(0, 12)}: ${(err as Error).message}`);
+    }
+  }
 }
 
 function isOlder(a: ImageRecord, b: ImageRecord): boolean {

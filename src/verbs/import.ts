@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
+import { inflater } from "../image/codecs.js";
 import { applyChanges } from "../image/config-changes.js";
 import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
-import { inflater } from "../image/zstd.js";
 import type { Digest } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";

@@ -1,7 +1,7 @@
 import { familiarString } from "../oci/reference.js";
 import type { ContainerConfig } from "../oci/schema.js";
 import type { LocalStore } from "../store/local-store.js";
-import { openImage } from "./stored-image.js";
+import { openMeasuredImage } from "./stored-image.js";
 
 /** The JSON `docker image inspect` prints, field for field. */
 export interface ImageInspect {
@@ -64,8 +64,8 @@ function dockerConfig(c: ContainerConfig | null | undefined): Record<string, unk
 }
 
 /** `docker image inspect NAME`. */
-export function inspectImage(store: LocalStore, nameOrId: string): ImageInspect {
-  const img = openImage(store, nameOrId);
+export async function inspectImage(store: LocalStore, nameOrId: string): Promise<ImageInspect> {
+  const img = await openMeasuredImage(store, nameOrId);
   const { record, config } = img;
   const raw = config as Record<string, unknown>;
   return {

@@ -7,6 +7,7 @@ import { containerDirOf, removeContainerFiles } from "../runtime/rootfs.js";
 import { pruneSnapshots } from "../runtime/snapshots.js";
 import { containersUsing, deleteImageRow, listImages } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
+import { settleSizes } from "./images.js";
 
 export interface PruneResult {
   untagged: string[];
@@ -79,7 +80,7 @@ export function pruneStoppedContainers(
     for (const c of victims) removeContainerFiles(containerDirOf(store, c.id));
     const del = store.db.prepare("DELETE FROM containers WHERE id = ?");
     for (const c of victims) del.run(c.id);
-    return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + c.size, 0) };
+    return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + Math.max(0, c.size), 0) };
   });
 }
 
@@ -138,7 +139,8 @@ export interface DiskUsage {
 }
 
 /** `docker system df`: sizes with shared layers counted once. */
-export function diskUsage(store: LocalStore): DiskUsage {
+export async function diskUsage(store: LocalStore): Promise<DiskUsage> {
+  await settleSizes(store, listImages(store));
   const db = store.db;
   const total = db
     .prepare("SELECT COUNT(*) FROM images WHERE intermediate = 0 OR id IN (SELECT image_id FROM tags)")
@@ -183,7 +185,7 @@ function uniqueLayerBytes(store: LocalStore, which: "all" | "active" | "cache-on
   return store.db
     .prepare(
       `SELECT COALESCE(SUM(l.size), 0) FROM layers l
-        WHERE l.diff_id IN (SELECT DISTINCT il.diff_id FROM image_layers il ${filter})`,
+        WHERE l.size >= 0 AND l.diff_id IN (SELECT DISTINCT il.diff_id FROM image_layers il ${filter})`,
     )
     .pluck()
     .get() as number;

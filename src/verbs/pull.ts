@@ -1,4 +1,4 @@
-import { ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
+import { ingestLayer } from "../image/layer-ingest.js";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { isIndexMediaType, isManifestMediaType, layerCompression } from "../oci/media-types.js";
@@ -13,13 +13,14 @@ import {
   manifestSchema,
   parseJson,
 } from "../oci/schema.js";
-import { downloadLayer, fetchSmallBlob } from "../registry-client/blob-download.js";
+import { type Downloaded, downloadLayer, fetchSmallBlob } from "../registry-client/blob-download.js";
 import { Registries } from "../registry-client/registries.js";
 import type { FetchedManifest, RegistryClient } from "../registry-client/registry-client.js";
 import type { RegistryConfig } from "../registry-client/registry-config.js";
 import type { RetryListener } from "../registry-client/transport.js";
-import { blobHasDiffId, layerSizes, registerImage, tryResolve } from "../store/image-records.js";
+import { blobHasDiffId, layerSizes, registerImage, tryResolve, UNKNOWN_SIZE } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
+import type { LayerClaim } from "../store/pending-layers.js";
 import { mapLimit } from "./concurrency.js";
 import type { TransferListener } from "./transfer-events.js";
 
@@ -137,7 +138,7 @@ async function pullOne(
         `manifest ${image.digest} lists ${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`,
       );
     }
-    const sizes = await mapLimit(manifest.layers, opts.registry.maxConcurrentDownloads, (layer, j) =>
+    const pulled = await mapLimit(manifest.layers, opts.registry.maxConcurrentDownloads, (layer, j) =>
       fetchLayer(client, repo, layer, diffIds[j] as Digest, lease, opts),
     );
     lease.putBytes(configBytes, { digest: manifest.config.digest, size: manifest.config.size }, "image config");
@@ -150,7 +151,8 @@ async function pullOne(
         manifestSize: image.bytes.length,
         manifest,
         config,
-        layerSizes: diffIds.map((d, j) => ({ diffId: d, size: sizes[j] as number })),
+        layerSizes: diffIds.map((d, j) => ({ diffId: d, size: (pulled[j] as PulledLayer).size })),
+        pendingLayers: pulled.flatMap((p) => (p.pending ? [p.pending] : [])),
         repoDigests: [`${fullName(ref)}@${top.digest}`],
       },
       ref.tag ? [ref] : [],
@@ -204,7 +206,17 @@ async function readConfig(
   return { config: parseJson(imageConfigSchema, configBytes, what), configBytes };
 }
 
-/** One layer into the store (or found there); returns docker's size of it. */
+/** What pulling one layer gave: docker's size of it (UNKNOWN_SIZE until measured), and its claim if unchecked. */
+interface PulledLayer {
+  size: number;
+  pending?: LayerClaim;
+}
+
+/**
+ * One layer into the store (or found there). A compressed layer is checked against its
+ * digest only: its diffID (and docker's size) wait for its first use, which inflates it anyway
+ * (store/pending-layers.ts). A plain tar's digest is its diffID, so it is checked whole here.
+ */
 async function fetchLayer(
   client: RegistryClient,
   repo: string,
@@ -212,33 +224,37 @@ async function fetchLayer(
   diffId: Digest,
   lease: Lease,
   opts: PullOptions,
-): Promise<number> {
+): Promise<PulledLayer> {
   const id = shortId(layer.digest);
   const progress = opts.onProgress ?? (() => undefined);
   const store = lease.store;
-  if (layerCompression(layer.mediaType) === undefined) {
+  const compression = layerCompression(layer.mediaType);
+  if (compression === undefined) {
     throw new BerthError(
       "UNSUPPORTED",
       `layer ${layer.digest} has media type ${layer.mediaType}, which is not a layer berth can unpack`,
     );
   }
+  const deferred = compression !== "none";
   // Lease first, then look: a prune between the two would otherwise remove what we found.
   lease.protect(layer.digest);
   const present = store.hasBlob(layer.digest);
   if (present && blobHasDiffId(store, layer.digest, diffId)) {
     progress({ id, status: "Already exists" });
-    return layerSizes(store, [diffId])[0] ?? 0;
+    return { size: layerSizes(store, [diffId])[0] ?? 0 };
   }
-  let staged: StagedBlob;
+  let staged: Downloaded | undefined;
   if (present) {
-    // present but never seen as this layer: learn its diffID from the local copy, no download
+    // present but never seen as this layer
     progress({ id, status: "Already exists" });
-    staged = await ingestLayer(
-      lease,
-      store.openBlob(layer.digest),
-      { digest: layer.digest, size: layer.size },
-      `layer ${layer.digest}`,
-    );
+    if (!deferred) {
+      staged = await ingestLayer(
+        lease,
+        store.openBlob(layer.digest),
+        { digest: layer.digest, size: layer.size },
+        `layer ${layer.digest}`,
+      );
+    }
   } else {
     progress({ id, status: "Pulling fs layer" });
     let current = 0;
@@ -251,6 +267,7 @@ async function fetchLayer(
       what: `layer ${layer.digest}`,
       attempts: opts.registry.attempts,
       backoffMs: opts.registry.backoffMs,
+      digestOnly: deferred,
       onResume: (have) => {
         current = have;
         progress({ id, status: "Resuming", current, total: layer.size });
@@ -262,7 +279,12 @@ async function fetchLayer(
     });
     progress({ id, status: "Download complete" });
   }
-  if (staged.layerSize === null) throw new BerthError("REGISTRY", `layer ${layer.digest} is not a tar archive`);
+  if (deferred) {
+    progress({ id, status: "Pull complete" });
+    return { size: UNKNOWN_SIZE, pending: { digest: layer.digest, diffId } };
+  }
+  if (!staged || staged.layerSize === null)
+    throw new BerthError("REGISTRY", `layer ${layer.digest} is not a tar archive`);
   if (staged.diffId !== diffId) {
     throw new BerthError(
       "DIGEST_MISMATCH",
@@ -270,5 +292,5 @@ async function fetchLayer(
     );
   }
   progress({ id, status: "Pull complete" });
-  return staged.layerSize;
+  return { size: staged.layerSize };
 }

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { inflater } from "../image/codecs.js";
 import { compressor } from "../image/layer-compression.js";
-import { inflater } from "../image/zstd.js";
 import { type Digest, digestFromHash, newHash, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";

@@ -24,11 +24,13 @@ export function removeImage(store: LocalStore, nameOrId: string, opts: { force?:
     const result: RemoveResult = { untagged: [], deleted: [], bytes: 0 };
     const users = containersUsing(store, image.id);
     const named = resolved.tag ?? resolved.repoDigest;
-    if (named && (image.tags.length + image.repoDigests.length > 1 || (users.length > 0 && opts.force))) {
-      if (users.length > 0 && !opts.force && image.tags.length + image.repoDigests.length === 1) {
+    const also = named ? digestsLeftBehind(named, image) : [];
+    const remaining = [...image.tags, ...image.repoDigests].filter((n) => n !== named && !also.includes(n));
+    if (named && (remaining.length > 0 || (users.length > 0 && opts.force))) {
+      if (users.length > 0 && !opts.force && remaining.length === 0) {
         throw inUse(named, users[0]?.id ?? "", image.id);
       }
-      untag(store, named, result);
+      for (const n of [named, ...also]) untag(store, n, result);
       return result;
     }
     if (!named && !opts.force) {
@@ -62,6 +64,18 @@ export function removeImage(store: LocalStore, nameOrId: string, opts: { force?:
     result.bytes = freed.bytes;
     return result;
   });
+}
+
+/**
+ * docker's rule: removing the last tag of a repository also removes that repository's digest
+ * references (`name@sha256:...`, which a pull by tag records), so `rmi name:tag` of a pulled
+ * image deletes it rather than leaving it as `name <none>`.
+ */
+function digestsLeftBehind(named: string, image: { tags: string[]; repoDigests: string[] }): string[] {
+  if (named.includes("@")) return [];
+  const repo = named.slice(0, named.lastIndexOf(":"));
+  if (image.tags.some((t) => t !== named && t.slice(0, t.lastIndexOf(":")) === repo)) return [];
+  return image.repoDigests.filter((d) => d.slice(0, d.indexOf("@")) === repo);
 }
 
 function untag(store: LocalStore, name: string, result: RemoveResult): void {

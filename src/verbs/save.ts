@@ -3,6 +3,7 @@ import { type ArchiveEntryImage, writeArchive } from "../archive/archive-writer.
 import { withContext } from "../oci/errors.js";
 import { resolveImage } from "../store/image-records.js";
 import type { LocalStore } from "../store/local-store.js";
+import { settleImages } from "../store/pending-layers.js";
 import { readStoredImage } from "./stored-image.js";
 
 /**
@@ -14,6 +15,8 @@ export async function save(store: LocalStore, names: readonly string[], out: Wri
   const byId = new Map<string, ArchiveEntryImage>();
   for (const name of names) {
     const resolved = resolveImage(store, name);
+    // a pulled layer's diffID is checked before the archive vouches for it (docker load will too)
+    await settleImages(store, [resolved.image.id]);
     const image = readStoredImage(store, resolved.image);
     const entry = byId.get(image.record.id) ?? {
       manifestDigest: image.record.manifest,

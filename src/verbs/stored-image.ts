@@ -4,6 +4,7 @@ import type { Reference } from "../oci/reference.js";
 import type { Descriptor, ImageConfig, Manifest } from "../oci/schema.js";
 import { type ImageRecord, type NewImage, registerImage, resolveImage } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
+import { settleImages } from "../store/pending-layers.js";
 
 /** A stored image with its manifest and config read and checked. */
 export interface StoredImage {
@@ -23,6 +24,14 @@ export function readStoredImage(store: LocalStore, record: ImageRecord): StoredI
 /** Resolves a user's name or ID and reads the image. */
 export function openImage(store: LocalStore, nameOrId: string): StoredImage {
   return readStoredImage(store, resolveImage(store, nameOrId).image);
+}
+
+/** openImage, once the layers a pull left unmeasured are checked and measured (its size is known). */
+export async function openMeasuredImage(store: LocalStore, nameOrId: string): Promise<StoredImage> {
+  const image = openImage(store, nameOrId);
+  if (image.record.size >= 0) return image;
+  await settleImages(store, [image.record.id]);
+  return readStoredImage(store, resolveImage(store, image.record.id).image);
 }
 
 /**

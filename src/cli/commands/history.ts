@@ -21,11 +21,11 @@ export function registerHistory(cmd: Command, ctx: CliContext): void {
     .option("--no-trunc", "do not truncate output")
     .option("-q, --quiet", "only show image IDs")
     .option("--format <format>", "format output: table, json, or a Go template")
-    .action((image, opts) => {
+    .action(async (image, opts) => {
       const human = String(opts.human) !== "false";
       const trunc = opts.trunc !== false;
       const now = Date.now();
-      const items = history(ctx.store(), image).map((r) => {
+      const items = (await history(ctx.store(), image)).map((r) => {
         // docker's API carries Created in whole seconds; relative times count from that
         const ms = r.created ? Math.floor(Date.parse(r.created) / 1000) * 1000 : Number.NaN;
         const createdAt = Number.isNaN(ms) ? "" : new Date(ms).toISOString().replace(".000Z", "Z");

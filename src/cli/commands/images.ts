@@ -35,10 +35,14 @@ export function registerImages(cmd: Command, ctx: CliContext): void {
         .default([] as string[]),
     )
     .option("--format <format>", "format output: table, json, or a Go template")
-    .action((repository, opts) => {
+    .action(async (repository, opts) => {
       const filters = [...opts.filter];
       if (repository) filters.push(`reference=${repository}`);
-      const rows = images(ctx.store(), { all: opts.all === true, filters });
+      const rows = await images(ctx.store(), {
+        all: opts.all === true,
+        filters,
+        onWarning: (message) => ctx.stderr.write(`WARNING: ${message}\n`),
+      });
       const now = Date.now();
       const items = rows.map((r) => {
         // docker's API carries Created in whole seconds; relative times count from that

@@ -18,7 +18,7 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
     .option("-f, --format <format>", "format the output using a Go template")
     .option("--type <type>", "only look for this type of object (container or image)")
     .option("-s, --size", "display total file sizes (containers: SizeRw and SizeRootFs)")
-    .action((names, opts) => {
+    .action(async (names, opts) => {
       if (opts.type && opts.type !== "image" && opts.type !== "container") {
         throw new BerthError(
           "USAGE",
@@ -33,7 +33,7 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
           const container = type === "image" ? undefined : lookupContainer(ctx, name);
           if (container) found.push(inspectContainer(ctx.store(), container, { size: opts.size === true }));
           else if (type === "container") errors.push(`No such container: ${name}`);
-          else found.push(inspectImage(ctx.store(), name));
+          else found.push(await inspectImage(ctx.store(), name));
         } catch (err) {
           if (!(err instanceof BerthError) || err.code !== "IMAGE_UNKNOWN") throw err;
           errors.push(noun === "object" ? `No such object: ${name}` : err.message);

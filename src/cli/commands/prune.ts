@@ -87,8 +87,8 @@ export function registerSystemDf(cmd: Command, ctx: CliContext): void {
   cmd
     .option("--format <format>", "format output: table, json, or a Go template")
     .option("-v, --verbose", "show detailed information (accepted; same as default)")
-    .action((opts) => {
-      const du = diskUsage(ctx.store());
+    .action(async (opts) => {
+      const du = await diskUsage(ctx.store());
       const rows = [
         ["Images", du.images],
         ["Containers", du.containers],
