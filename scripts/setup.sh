@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # System packages: the peers the compatibility tests run against (docker, podman, skopeo,
 # umoci, oci-image-tool, Distribution), the OCI runtimes, a static busybox for offline bases, and
 # QEMU's user-mode emulators, so that RUN steps of `build --platform` for other CPUs can run.
-packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd pigz attr bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static)
+packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd isal pigz attr bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
