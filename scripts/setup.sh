@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: the peers the compatibility tests run against (docker, podman, skopeo,
-# umoci, oci-image-tool, Distribution), the OCI runtimes, a static busybox for offline bases, and
-# QEMU's user-mode emulators, so that RUN steps of `build --platform` for other CPUs can run.
-packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd isal pigz attr bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static)
+# umoci, oci-image-tool, Distribution), the OCI runtimes, a static busybox for offline bases,
+# QEMU's user-mode emulators, so that RUN steps of `build --platform` for other CPUs can run, and
+# setfattr/setcap (attr, libcap2-bin), which the extended-attribute tests run inside containers.
+packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd isal pigz attr libcap2-bin bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -42,4 +43,13 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
+# The native addons (optional dependencies, linked from native/) are built when installed; npm
+# does not build them again when their source changes, so a source newer than its build (or a
+# build that is missing) is rebuilt here. Without a compiler berth falls back to programs.
+for addon in mount sendfile; do
+  if [ "native/$addon/$addon.c" -nt "native/$addon/build/Release/berth_$addon.node" ]; then
+    npm rebuild "berth-$addon" --loglevel=error >/dev/null ||
+      echo "berth setup: building native/$addon failed; berth will use programs instead" >&2
+  fi
+done
 npm run --silent build

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import { release } from "node:os";
 import { relative, resolve } from "node:path";
 import { getSystemErrorName } from "node:util";
 import { BerthError } from "../oci/errors.js";
+import { nativeMount } from "./native-mount.js";
 
 /**
  * overlayfs mounts, through mount(2) and umount2(2) from berth's small native addon
@@ -21,22 +21,7 @@ import { BerthError } from "../oci/errors.js";
  * for the same reason.
  */
 
-interface MountCalls {
-  /** 0, or the errno. `cwd`: where relative paths in `data` resolve from. */
-  mount(cwd: string | null, source: string, target: string, fstype: string, flags: number, data: string | null): number;
-  umount(target: string, flags: number): number;
-}
-
 const MNT_DETACH = 2;
-
-/** The addon, loaded on first use (require caches it); null where it was not built. */
-function mountCalls(): MountCalls | null {
-  try {
-    return createRequire(import.meta.url)("berth-mount/build/Release/berth_mount.node") as MountCalls;
-  } catch {
-    return null;
-  }
-}
 
 /** mount(2) copies at most one page of option text. */
 const MAX_OPTIONS = 4000;
@@ -97,7 +82,7 @@ export function mountOverlay(m: OverlayMount): void {
     );
   }
   const target = resolve(m.target);
-  const calls = mountCalls();
+  const calls = nativeMount();
   if (calls) {
     const errno = calls.mount(m.cwd, "overlay", target, "overlay", 0, options);
     if (errno !== 0) {
@@ -134,7 +119,7 @@ function volatileSupported(): boolean {
 export function unmount(target: string): void {
   const abs = realPath(target);
   if (!isMountPoint(abs)) return;
-  const calls = mountCalls();
+  const calls = nativeMount();
   if (calls) {
     if (calls.umount(abs, 0) === 0) return;
     const errno = calls.umount(abs, MNT_DETACH);
