@@ -7,7 +7,7 @@ import { sha256 } from "../src/oci/digest.js";
 import { isOverlayWhiteout } from "../src/runtime/diff.js";
 import { overlaySupported } from "../src/runtime/mount.js";
 import { chainIds, ensureSnapshots, type LayerRef, pruneSnapshots, snapshotRoot } from "../src/runtime/snapshots.js";
-import { readDirXattrs } from "../src/runtime/xattrs.js";
+import { readXattrs } from "../src/runtime/xattrs.js";
 import { resolveImage } from "../src/store/image-records.js";
 import { LocalStore } from "../src/store/local-store.js";
 import { removeImage } from "../src/verbs/rmi.js";
@@ -52,8 +52,8 @@ test("snapshots hold overlay whiteouts and opaque directories made by the kernel
     const upper = top as string;
     assert.ok(isOverlayWhiteout(fs.lstatSync(join(upper, "d/a"))), "d/a is a 0/0 character device");
     assert.equal(fs.existsSync(join(upper, "d/b")), false, "untouched lower files are not copied");
-    const attrs = await readDirXattrs(upper, ["o"]);
-    assert.equal(attrs.get("o")?.["trusted.overlay.opaque"], "y");
+    const attrs = await readXattrs(upper, [{ rel: "o", dir: true }]);
+    assert.equal(attrs.get("o")?.["trusted.overlay.opaque"]?.toString(), "y");
     assert.deepEqual(fs.readdirSync(join(upper, "o")), ["new"]);
   } finally {
     store.close();

@@ -3,12 +3,13 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { extract, type Header } from "tar-stream";
-import { detectCompression, peek } from "../image/layer-ingest.js";
+import type { Header } from "tar-stream";
 import { inflater } from "../image/codecs.js";
+import { detectCompression, peek } from "../image/layer-ingest.js";
+import { extractWithXattrs, xattrsOf } from "../image/tar-xattrs.js";
 import { BerthError } from "../oci/errors.js";
 import { cleanEntryPath, lstatOrNull, resolveInRoot } from "./scoped-path.js";
-import { findSetfattr, isMangled, setXattr } from "./xattrs.js";
+import { isLayerXattr, pathXattrs, XattrWriter } from "./xattrs.js";
 
 /**
  * Applies one layer (a tar changeset, plain or gzip'd) to a directory, as the OCI image spec's
@@ -20,6 +21,9 @@ import { findSetfattr, isMangled, setXattr } from "./xattrs.js";
  * Applied to an overlayfs mount (rootfs.ts does that to build a layer's snapshot), the kernel
  * records the deletions as overlay whiteouts and the recreated directories as opaque ones.
  *
+ * Extended attributes (SCHILY.xattr PAX records) are set byte for byte, binary ones such as
+ * security.capability included (see xattrs.ts), after the owner: chown clears capabilities.
+ *
  * Names from the tar are never trusted: see scoped-path.ts. Link targets of hardlinks are
  * resolved the same way; symlink targets are stored verbatim and only mean anything inside
  * the container.
@@ -28,7 +32,10 @@ import { findSetfattr, isMangled, setXattr } from "./xattrs.js";
 export interface ApplyOptions {
   /** Set owners from the tar (default: when running as root; otherwise chown would fail). */
   chown?: boolean;
-  /** `setfattr` to write PAX SCHILY.xattr.* attributes with; default: found on PATH. */
+  /**
+   * `setfattr` to write PAX SCHILY.xattr.* attributes with where berth's addon is not built
+   * (with it, they are set through lsetxattr); default: found on PATH.
+   */
   setfattr?: string | null;
   /**
    * Sees every entry (its cleaned path) before it is applied and may throw to stop the
@@ -42,7 +49,7 @@ export interface ApplyResult {
   /** Entries applied (whiteouts included). */
   entries: number;
   whiteouts: number;
-  /** What could not be applied exactly, one line each (devices when not root, binary xattrs, ...). */
+  /** What could not be applied exactly, one line each (devices when not root, refused xattrs, ...). */
   notes: string[];
 }
 
@@ -58,7 +65,7 @@ export async function applyLayer(root: string, layer: Readable, opts: ApplyOptio
   const head = await peek(layer);
   const compression = detectCompression(head.bytes);
   const applier = new Applier(root, opts);
-  const parser = extract();
+  const parser = extractWithXattrs();
   const inflate = inflater(compression, "layer");
   const feed = inflate ? pipeline(head.stream, inflate, parser) : pipeline(head.stream, parser);
   const walk = (async () => {
@@ -86,7 +93,7 @@ export async function applyLayer(root: string, layer: Readable, opts: ApplyOptio
 class Applier {
   readonly result: ApplyResult = { entries: 0, whiteouts: 0, notes: [] };
   private readonly chown: boolean;
-  private readonly setfattr: string | null;
+  private readonly xattrWriter: XattrWriter;
   private readonly guard: ((h: Header, rel: string) => void) | undefined;
   /** Paths (resolved, relative to the root) this layer wrote: whiteouts leave them alone. */
   private readonly written = new Set<string>();
@@ -101,7 +108,7 @@ class Applier {
     opts: ApplyOptions,
   ) {
     this.chown = opts.chown ?? process.geteuid?.() === 0;
-    this.setfattr = opts.setfattr === undefined ? findSetfattr() : opts.setfattr;
+    this.xattrWriter = new XattrWriter(opts.setfattr);
     this.guard = opts.guard;
   }
 
@@ -228,6 +235,7 @@ class Applier {
     if ((parent ? `${parent}/${base}` : base) === targetRel) return;
     const { path } = this.prepare(dirRel, base);
     fs.linkSync(target, path);
+    this.xattrs(path, h); // docker's archive repeats a file's capability on its other names
   }
 
   private special(dirRel: string, base: string, h: Header): void {
@@ -266,24 +274,18 @@ class Applier {
   }
 
   private xattrs(path: string, h: Header): void {
-    const pax = h.pax as Record<string, string> | null | undefined;
-    if (!pax) return;
-    for (const [key, value] of Object.entries(pax)) {
-      if (!key.startsWith("SCHILY.xattr.")) continue;
-      const name = key.slice("SCHILY.xattr.".length);
+    const attrs = xattrsOf(h);
+    if (!attrs) return;
+    const where = path.slice(this.root.length);
+    for (const [name, value] of Object.entries(attrs)) {
       if (name.startsWith("trusted.overlay.")) {
         // overlayfs's own metadata (opaque, redirect, origin) must never come from an image:
         // it would change what the mount shows.
-        this.result.notes.push(`ignored ${name} on ${path.slice(this.root.length)}: overlayfs metadata`);
-      } else if (!this.setfattr) {
-        this.result.notes.push(`skipped xattr ${name} on ${path.slice(this.root.length)}: setfattr (attr) is missing`);
-      } else if (isMangled(value)) {
-        this.result.notes.push(
-          `skipped xattr ${name} on ${path.slice(this.root.length)}: binary values are unsupported`,
-        );
-      } else {
-        setXattr(this.setfattr, path, name, value);
+        this.result.notes.push(`ignored ${name} on ${where}: overlayfs metadata`);
+        continue;
       }
+      const refused = this.xattrWriter.set(path, name, value);
+      if (refused) this.result.notes.push(`skipped xattr ${name} on ${where}: ${refused}`);
     }
   }
 
@@ -319,10 +321,17 @@ class Applier {
     if (!keeps && rel !== "") {
       // The usual order (the marker right after its directory): recreate the directory, which
       // on an overlay mount becomes one opaque directory rather than a whiteout per entry.
+      // Its attributes go with it (without berth's addon they cannot be read here, and are lost).
+      const attrs = pathXattrs(path);
       this.remove(path, st);
       fs.mkdirSync(path, { mode: st.mode & 0o7777 });
       fs.chmodSync(path, st.mode & 0o7777);
       if (this.chown) fs.lchownSync(path, st.uid, st.gid);
+      for (const [name, value] of Object.entries(attrs ?? {})) {
+        if (!isLayerXattr(name)) continue;
+        const refused = this.xattrWriter.set(path, name, value);
+        if (refused) this.result.notes.push(`skipped xattr ${name} on /${rel}: ${refused}`);
+      }
       if (!this.written.has(rel)) fs.utimesSync(path, st.atime, st.mtime);
       return;
     }

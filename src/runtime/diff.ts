@@ -2,8 +2,9 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Header, pack } from "tar-stream";
+import { pushPaxHeader, sortedXattrs } from "../image/tar-xattrs.js";
 import { BerthError } from "../oci/errors.js";
-import { readDirXattrs, type XattrMap } from "./xattrs.js";
+import { isLayerXattr, readXattrs, type XattrMap, xattrFingerprint } from "./xattrs.js";
 
 /**
  * A container's changes as a layer tar, per the OCI image spec's changesets: added and changed
@@ -14,6 +15,10 @@ import { readDirXattrs, type XattrMap } from "./xattrs.js";
  * byte order, a directory before its contents, as docker walks an overlay2 upper directory),
  * no user or group names, mtimes clamped to `epoch` as SOURCE_DATE_EPOCH asks of BuildKit,
  * and whiteouts stamped with the epoch itself.
+ *
+ * Every entry carries its extended attributes (those isLayerXattr keeps) as SCHILY.xattr PAX
+ * records, values byte for byte and names in byte order: read with one llistxattr per entry
+ * through the addon (see xattrs.ts; without it, directories' only).
  */
 
 export interface DiffOptions {
@@ -36,25 +41,19 @@ interface Change {
 
 /** An overlayfs upper directory as a layer tar. */
 export async function diffUpper(upper: string, opts: DiffOptions = {}): Promise<Readable> {
-  const dirs: string[] = [];
-  collectDirs(upper, "", dirs);
-  const attrs = await readDirXattrs(upper, dirs);
-  const changes: Change[] = [];
-  walkUpper(upper, "", attrs, changes);
+  const walked: Change[] = [];
+  walkUpper(upper, "", walked);
+  await addXattrs(upper, walked);
+  // A directory overlayfs marked opaque replaced the one below: its marker entry follows it.
+  const changes = walked.flatMap((c): Change[] =>
+    c.xattrs?.["trusted.overlay.opaque"]?.equals(OPAQUE_YES) ? [c, { rel: c.rel, kind: "opaque" }] : [c],
+  );
   return packChanges(changes, opts);
 }
 
-function collectDirs(root: string, rel: string, out: string[]): void {
-  for (const e of fs.readdirSync(join(root, rel), { withFileTypes: true })) {
-    if (e.isDirectory()) {
-      const child = rel ? `${rel}/${e.name}` : e.name;
-      out.push(child);
-      collectDirs(root, child, out);
-    }
-  }
-}
+const OPAQUE_YES = Buffer.from("y");
 
-function walkUpper(root: string, rel: string, attrs: Map<string, XattrMap>, out: Change[]): void {
+function walkUpper(root: string, rel: string, out: Change[]): void {
   for (const name of sortedNames(join(root, rel))) {
     const child = rel ? `${rel}/${name}` : name;
     const path = join(root, child);
@@ -63,13 +62,20 @@ function walkUpper(root: string, rel: string, attrs: Map<string, XattrMap>, out:
       out.push({ rel: child, kind: "whiteout" });
       continue;
     }
-    const a = attrs.get(child);
-    out.push({ rel: child, kind: "entry", path, stat: st, xattrs: a });
-    if (st.isDirectory()) {
-      if (a?.["trusted.overlay.opaque"] === "y") out.push({ rel: child, kind: "opaque" });
-      walkUpper(root, child, attrs, out);
-    }
+    out.push({ rel: child, kind: "entry", path, stat: st });
+    if (st.isDirectory()) walkUpper(root, child, out);
   }
+}
+
+/** Reads the attributes of the entries among `changes` (paths relative to `root`) into them. */
+async function addXattrs(root: string, changes: Change[]): Promise<void> {
+  const entries = changes.filter((c) => c.kind === "entry");
+  const attrs = await readXattrs(
+    root,
+    entries.map((c) => ({ rel: c.rel, dir: (c.stat as fs.Stats).isDirectory() })),
+  );
+  if (attrs.size === 0) return;
+  for (const c of entries) c.xattrs = attrs.get(c.rel);
 }
 
 /** overlayfs records a deletion as a character device numbered 0/0. */
@@ -91,20 +97,18 @@ function sortedNames(dir: string): string[] {
  * directory before its contents), with its own mtime (whole seconds), owner, mode and xattrs.
  */
 export async function tarTree(root: string): Promise<Readable> {
-  const dirs: string[] = [];
-  collectDirs(root, "", dirs);
-  const attrs = await readDirXattrs(root, dirs);
   const changes: Change[] = [];
   const walk = (rel: string) => {
     for (const name of sortedNames(join(root, rel))) {
       const child = rel ? `${rel}/${name}` : name;
       const path = join(root, child);
       const st = fs.lstatSync(path);
-      changes.push({ rel: child, kind: "entry", path, stat: st, xattrs: attrs.get(child) });
+      changes.push({ rel: child, kind: "entry", path, stat: st });
       if (st.isDirectory()) walk(child);
     }
   };
   walk("");
+  await addXattrs(root, changes);
   return packChanges(changes, {});
 }
 
@@ -114,12 +118,13 @@ export async function tarTree(root: string): Promise<Readable> {
  * What the tree looked like: one signature per path. The ctime would catch more, but it also
  * moves when only the link count does (deleting one name of a hard-linked file), so the
  * signature is what docker's naive diff compares: type and mode, owner, size, mtime (to the
- * nanosecond) and the inode, which a replaced file does not keep.
+ * nanosecond) and the inode, which a replaced file does not keep; and a fingerprint of the
+ * extended attributes, since setting one moves only the ctime.
  */
 export type Baseline = Record<string, string>;
 
-function signature(st: fs.BigIntStats): string {
-  return `${st.mode}:${st.uid}:${st.gid}:${st.size}:${st.mtimeNs}:${st.ino}:${st.rdev}`;
+function signature(path: string, st: fs.BigIntStats): string {
+  return `${st.mode}:${st.uid}:${st.gid}:${st.size}:${st.mtimeNs}:${st.ino}:${st.rdev}:${xattrFingerprint(path)}`;
 }
 
 /** Records `root` so that changes made later can be found without overlayfs. */
@@ -128,8 +133,9 @@ export function recordBaseline(root: string): Baseline {
   const walk = (rel: string) => {
     for (const name of fs.readdirSync(join(root, rel))) {
       const child = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(join(root, child), { bigint: true });
-      out[child] = signature(st);
+      const path = join(root, child);
+      const st = fs.lstatSync(path, { bigint: true });
+      out[child] = signature(path, st);
       if (st.isDirectory()) walk(child);
     }
   };
@@ -160,7 +166,7 @@ export async function diffBaseline(root: string, baseline: Baseline, opts: DiffO
       const child = rel ? `${rel}/${name}` : name;
       const path = join(root, child);
       const st = fs.lstatSync(path);
-      const changed = baseline[child] !== signature(fs.lstatSync(path, { bigint: true }));
+      const changed = baseline[child] !== signature(path, fs.lstatSync(path, { bigint: true }));
       const inner = st.isDirectory() && walk(child);
       if (changed || inner) {
         changes.push({ rel: child, kind: "entry", path, stat: st });
@@ -176,6 +182,7 @@ export async function diffBaseline(root: string, baseline: Baseline, opts: DiffO
   };
   walk("");
   changes.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
+  await addXattrs(root, changes);
   return packChanges(changes, opts);
 }
 
@@ -225,46 +232,44 @@ function packChanges(changes: readonly Change[], opts: DiffOptions): Readable {
         devmajor: 0,
         devminor: 0,
       };
-      const pax = paxOf(c.xattrs);
-      if (pax) base.pax = pax;
+      let h: EntryHeader | undefined;
+      let file: string | undefined;
       if (st.isDirectory()) {
-        await add(p, { ...base, name: `${c.rel}/`, type: "directory" });
+        h = { ...base, name: `${c.rel}/`, type: "directory" };
       } else if (st.isSymbolicLink()) {
-        await add(p, { ...base, type: "symlink", linkname: fs.readlinkSync(c.path as string) });
+        h = { ...base, type: "symlink", linkname: fs.readlinkSync(c.path as string) };
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? links.get(key) : undefined;
         if (first !== undefined) {
-          await add(p, { ...base, type: "link", linkname: first });
+          // docker writes a second name's attributes too: they are the same inode's
+          h = { ...base, type: "link", linkname: first };
         } else {
           if (st.nlink > 1) links.set(key, c.rel);
-          await addFile(p, { ...base, size: st.size }, c.path as string);
+          h = { ...base, size: st.size };
+          file = c.path as string;
         }
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await add(p, {
+        h = {
           ...base,
           type: st.isCharacterDevice() ? "character-device" : "block-device",
           devmajor: major(st.rdev),
           devminor: minor(st.rdev),
-        });
+        };
       } else if (st.isFIFO()) {
-        await add(p, { ...base, type: "fifo" });
+        h = { ...base, type: "fifo" };
       }
       // sockets are not file system content: docker leaves them out too
+      if (!h) continue;
+      const records = c.xattrs ? sortedXattrs(c.xattrs).filter(([name]) => isLayerXattr(name)) : [];
+      // the previous entry is written whole (each is awaited): the header goes right after it
+      if (records.length > 0) h = pushPaxHeader(p, h, records);
+      if (file !== undefined) await addFile(p, h, file);
+      else await add(p, h);
     }
     p.finalize();
   })().catch((err: unknown) => p.destroy(err as Error));
   return Readable.from(p as AsyncIterable<Buffer>);
-}
-
-function paxOf(xattrs: XattrMap | undefined): Record<string, string> | undefined {
-  if (!xattrs) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(xattrs).sort()) {
-    // overlayfs's bookkeeping is about this mount, not the content
-    if (!k.startsWith("trusted.overlay.")) out[`SCHILY.xattr.${k}`] = v;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 type Pack = ReturnType<typeof pack>;
