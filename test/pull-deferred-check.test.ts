@@ -35,7 +35,11 @@ async function putBlob(repo: string, bytes: Buffer): Promise<string> {
   assert.equal(start.status, 202);
   const location = new URL(start.headers.get("location") as string, `http://127.0.0.1:${reg.port}`);
   location.searchParams.set("digest", digest);
-  const put = await fetch(location, { method: "PUT", body: bytes, headers: { "content-type": "application/octet-stream" } });
+  const put = await fetch(location, {
+    method: "PUT",
+    body: bytes,
+    headers: { "content-type": "application/octet-stream" },
+  });
   assert.equal(put.status, 201, await put.text());
   return digest;
 }
@@ -80,7 +84,9 @@ function pendingRows(root: string): number {
 }
 
 function snapshotDirs(root: string): string[] {
-  return fs.readdirSync(join(root, "snapshots"), { withFileTypes: false, encoding: "utf8" }).filter((n) => !n.startsWith("init-"));
+  return fs
+    .readdirSync(join(root, "snapshots"), { withFileTypes: false, encoding: "utf8" })
+    .filter((n) => !n.startsWith("init-"));
 }
 
 test("a pulled gzip'd layer is checked when first run: one unpack checks it, and its size is docker's", async (t: TestContext) => {
@@ -139,6 +145,9 @@ test("a pulled layer that is not what its config says: pull stores it; run, insp
   // and it can be removed like any image
   // docker's rmi of the last tag takes the pull's digest reference with it, and deletes the image
   const rmi = ok(berth(root, ["rmi", image]), "rmi");
-  assert.match(rmi, /^Untagged: .*deferred\/false:1\nUntagged: .*deferred\/false@sha256:[0-9a-f]{64}\nDeleted: sha256:/);
+  assert.match(
+    rmi,
+    /^Untagged: .*deferred\/false:1\nUntagged: .*deferred\/false@sha256:[0-9a-f]{64}\nDeleted: sha256:/,
+  );
   assert.equal(pendingRows(root), 0);
 });

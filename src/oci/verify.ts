@@ -14,6 +14,25 @@ export interface Measured {
   size: number;
 }
 
+/** A running hash: node's own (synchronous), or one computed elsewhere (image/offthread-hash.ts). */
+export interface Hasher {
+  /** A promise when the hash cannot take more yet (the caller waits before the next update). */
+  update(data: Uint8Array): void | Promise<void>;
+  digest(): string | Promise<string>;
+  /** Releases what the hash holds when the copy fails before its digest. */
+  dispose?(): void;
+}
+
+function nodeHasher(algorithm: DigestAlgorithm): Hasher {
+  const hash = createHash(algorithm);
+  return {
+    update: (data) => {
+      hash.update(data);
+    },
+    digest: () => hash.digest("hex"),
+  };
+}
+
 /**
  * The one place where bytes from outside are measured: streams `src` into `sink` (and any
  * observers), hashing and counting on the way, and fails as soon as the size runs past what
@@ -28,9 +47,10 @@ export async function copyVerified(
   expected: Expected,
   what: string,
   observers: readonly Writable[] = [],
+  makeHasher: (algorithm: DigestAlgorithm) => Hasher = nodeHasher,
 ): Promise<Measured> {
   const algorithm: DigestAlgorithm = expected.digest ? digestAlgorithm(expected.digest) : "sha256";
-  const hash = createHash(algorithm);
+  const hash = makeHasher(algorithm);
   let size = 0;
   const targets = [sink, ...observers];
   try {
@@ -40,7 +60,8 @@ export async function copyVerified(
       if (expected.size !== undefined && size > expected.size) {
         throw new BerthError("SIZE_MISMATCH", `${what}: more than the expected ${expected.size} bytes`);
       }
-      hash.update(buf);
+      const hashing = hash.update(buf);
+      if (hashing) await hashing;
       const waits: Promise<unknown>[] = [];
       for (const t of targets) if (!t.write(buf)) waits.push(once(t, "drain"));
       if (waits.length) await Promise.all(waits);
@@ -57,9 +78,10 @@ export async function copyVerified(
   } catch (err) {
     for (const t of targets) t.destroy();
     src.destroy?.();
+    hash.dispose?.();
     throw err;
   }
-  const digest = `${algorithm}:${hash.digest("hex")}` as Digest;
+  const digest = `${algorithm}:${await hash.digest()}` as Digest;
   if (expected.size !== undefined && size !== expected.size) {
     throw new BerthError("SIZE_MISMATCH", `${what}: got ${size} bytes, expected ${expected.size}`);
   }
