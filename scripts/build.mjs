@@ -1,13 +1,15 @@
 // Builds berth:
 // - dist/cli.cjs + dist/cli.cache: the CLI bundled into one CommonJS file (one module to load)
 //   and V8's code cache for it, made by running it once; bin/berth feeds the cache to
-//   vm.Script, so a start skips compiling ~600 kB of JS (Node 20 has no built-in compile cache).
+//   vm.Script, so a start skips compiling ~600 kB of JS (Node 20 has no built-in compile cache);
+//   dist/undici.cjs, required by the bundle only when the registry client loads.
 //   Measured alternative, not taken: a V8 start-up snapshot (node --build-snapshot) of the
 //   same bundle starts slower here (0.12-0.13 s vs 0.11 s), as deserialising its 6 MB heap
 //   costs more than the evaluation it saves.
 // - dist/index.js (+ .d.ts from tsc): the library API.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -34,7 +36,25 @@ const cjs = {
   minify: true,
   sourcemap: true,
 };
-await build({ ...cjs, entryPoints: { cli: "src/cli/run.ts" } });
+// undici (the registry client's HTTP, a third of the bundle) is a bundle of its own, required
+// only when the registry client loads: every other command starts without reading it.
+const undiciApart = {
+  name: "undici-apart",
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: "./undici.cjs", external: true }));
+  },
+};
+// The stamp bin/berth matches the code cache against (see there).
+const stamp = randomBytes(16).toString("hex");
+await build({
+  ...cjs,
+  entryPoints: { cli: "src/cli/run.ts" },
+  plugins: [undiciApart],
+  banner: { js: `/*berth-build:${stamp}*/${common.banner.js}` },
+});
+await build({ ...cjs, entryPoints: { undici: "node_modules/undici/index.js" }, banner: {}, define: {} });
+// bin/berth reads the bundle as latin1: it must be ASCII (esbuild's default charset escapes the rest)
+if (readFileSync(join(staging, "cli.cjs")).some((b) => b > 0x7f)) throw new Error("dist/cli.cjs is not ASCII");
 // The library keeps its npm dependencies as imports (whoever installs berth installs them).
 await build({
   bundle: true,
@@ -52,12 +72,21 @@ rmSync(staging, { recursive: true, force: true });
 
 const run = (args, env = {}) =>
   execFileSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-// Warm the code cache with a typical run, starting from none (a stale one would be refused by
-// bin/berth's hash check anyway, but must not seed the new one).
+// Warm the code cache with typical runs, starting from none (a stale one would be refused by
+// bin/berth's stamp check anyway, but must not seed the new one). V8 caches the functions that
+// ran, and each run starts from the cache the one before wrote, so the cache ends up holding
+// what images, a build (cold, then all cached) and help run; anything else compiles on use.
 rmSync("dist/cli.cache", { force: true });
 const root = mkdtempSync(join(tmpdir(), "berth-build-"));
 try {
-  run(["bin/berth", "--root", root, "images"], { BERTH_WRITE_CODE_CACHE: "1" });
+  const ctx = join(root, "context");
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, "Dockerfile"), 'FROM scratch\nCOPY a.txt /\nENV A=1\nWORKDIR /w\nCMD ["/a"]\n');
+  writeFileSync(join(ctx, "a.txt"), "a\n");
+  const store = ["bin/berth", "--root", join(root, "store")];
+  for (const args of [["images"], ["build", "-q", "-t", "warm", ctx], ["build", "-q", "-t", "warm", ctx], ["--help"]]) {
+    run([...store, ...args], { BERTH_WRITE_CODE_CACHE: "1" });
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
