@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { createWriteStream, mkdtempSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
-import { adviseOnSize, layerFiles } from "./advice.js";
+import { LocalStore } from "../store/local-store.js";
+import { adviseOnSize, layerFiles, layerFindings, storedLayerFindings } from "./advice.js";
 
 async function layer(entries: LayerEntry[]): Promise<string> {
   const path = join(mkdtempSync(join(tmpdir(), "berth-advice-")), "layer.tar");
@@ -37,9 +38,27 @@ test("package caches, build tools and an oversized context are reported; a clean
     file("usr/bin/gcc-12", 10),
     file("app/server", 1000),
   ]);
-  const advice = adviseOnSize([dirty], { sent: 200_000_000, copied: 1000 });
+  const advice = adviseOnSize([layerFindings(dirty)], { sent: 200_000_000, copied: 1000 });
   assert.deepEqual(advice.map((a) => a.kind).sort(), ["build-tools", "context", "package-cache", "package-cache"]);
   assert.match(advice.find((a) => a.message.startsWith("apt"))?.message ?? "", /300kB.*rm -rf \/var\/lib\/apt\/lists/);
   const clean = await layer([file("app/server", 1000)]);
-  assert.deepEqual(adviseOnSize([clean], { sent: 2000, copied: 1000 }), []);
+  assert.deepEqual(adviseOnSize([layerFindings(clean)], { sent: 2000, copied: 1000 }), []);
+});
+
+test("a stored layer's findings are read once and remembered by digest", async () => {
+  const path = await layer([file("var/lib/apt/lists/x", 100_000), file("usr/bin/make", 5)]);
+  const store = LocalStore.open(join(mkdtempSync(join(tmpdir(), "berth-advice-store-")), "root"));
+  try {
+    store.withLeaseSync((lease) => {
+      // inside the lease: the blob belongs to no image, so the lease's end removes it
+      const { digest } = lease.putBytes(readFileSync(path), {}, "layer");
+      const first = storedLayerFindings(store, digest);
+      assert.deepEqual(first, { caches: { "apt package lists": 100_000 }, tools: ["/usr/bin/make"] });
+      // the blob is not read again: its findings come from the store even with the file gone
+      rmSync(store.blobPath(digest));
+      assert.deepEqual(storedLayerFindings(store, digest), first);
+    });
+  } finally {
+    store.close();
+  }
 });

@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
 import { humanSize } from "../format/units.js";
+import type { Digest } from "../oci/digest.js";
+import type { LocalStore } from "../store/local-store.js";
 
 /** One piece of size advice, in the seeds' words ("How do you reduce Docker image size?"). */
 export interface Advice {
@@ -68,34 +70,61 @@ const CACHES: readonly [RegExp, string, string][] = [
 const TOOLS =
   /^(usr\/(local\/)?bin\/(gcc|g\+\+|cc|c\+\+|clang|make|cmake|go|rustc|cargo|javac)(-[\d.]+)?|usr\/local\/go\/bin\/go)$/;
 
-/**
- * Looks at the files the build added to its final stage and says where size is wasted: package
- * caches left behind, build tools shipped in the final image, and a context much larger than
- * what the build copied (a .dockerignore would help).
- */
-export function adviseOnSize(addedLayerPaths: readonly string[], context: { sent: number; copied: number }): Advice[] {
-  const out: Advice[] = [];
-  const caches = new Map<string, { bytes: number; fix: string }>();
+/** What one layer holds that the advice is about: bytes per kind of package cache, build tools. */
+export interface LayerFindings {
+  caches: Record<string, number>;
+  tools: string[];
+}
+
+/** Reads a layer's headers for package caches and build tools. */
+export function layerFindings(path: string): LayerFindings {
+  const caches: Record<string, number> = {};
   const tools: string[] = [];
-  for (const path of addedLayerPaths) {
-    for (const [file, size] of layerFiles(path)) {
-      // every cache and tool lives under one of these: most files need no pattern tried
-      if (!/^(var|root|usr)\//.test(file)) continue;
-      for (const [re, what, fix] of CACHES) {
-        if (re.test(file)) {
-          const c = caches.get(what) ?? { bytes: 0, fix };
-          c.bytes += size;
-          caches.set(what, c);
-        }
-      }
-      if (TOOLS.test(file)) tools.push(`/${file}`);
-    }
+  for (const [file, size] of layerFiles(path)) {
+    // every cache and tool lives under one of these: most files need no pattern tried
+    if (!/^(var|root|usr)\//.test(file)) continue;
+    for (const [re, what] of CACHES) if (re.test(file)) caches[what] = (caches[what] ?? 0) + size;
+    if (TOOLS.test(file)) tools.push(`/${file}`);
   }
-  for (const [what, c] of caches) {
-    if (c.bytes < 64 * 1024) continue;
+  return { caches, tools };
+}
+
+/**
+ * layerFindings of a stored layer, remembered in the store by digest: a layer's content never
+ * changes, and reading the headers of a large layer again on every build (cached ones too)
+ * cost up to 12 ms of a 100 ms warm build.
+ */
+export function storedLayerFindings(store: LocalStore, digest: Digest): LayerFindings {
+  const row = store.db.prepare("SELECT findings FROM layer_findings WHERE digest = ?").pluck().get(digest) as
+    | string
+    | undefined;
+  if (row) return JSON.parse(row) as LayerFindings;
+  const findings = layerFindings(store.blobPath(digest));
+  store.db
+    .prepare("INSERT OR REPLACE INTO layer_findings(digest, findings) VALUES (?, ?)")
+    .run(digest, JSON.stringify(findings));
+  return findings;
+}
+
+/**
+ * Looks at the files the build added to its final stage (the findings of its layers) and says
+ * where size is wasted: package caches left behind, build tools shipped in the final image, and
+ * a context much larger than what the build copied (a .dockerignore would help).
+ */
+export function adviseOnSize(added: readonly LayerFindings[], context: { sent: number; copied: number }): Advice[] {
+  const out: Advice[] = [];
+  const caches = new Map<string, number>();
+  const tools: string[] = [];
+  for (const f of added) {
+    for (const [what, bytes] of Object.entries(f.caches)) caches.set(what, (caches.get(what) ?? 0) + bytes);
+    tools.push(...f.tools);
+  }
+  for (const [what, bytes] of caches) {
+    if (bytes < 64 * 1024) continue;
+    const fix = CACHES.find(([, w]) => w === what)?.[2] ?? "";
     out.push({
       kind: "package-cache",
-      message: `${what} (${humanSize(c.bytes)}) are left in the final image: ${c.fix}`,
+      message: `${what} (${humanSize(bytes)}) are left in the final image: ${fix}`,
     });
   }
   if (tools.length) {

@@ -54,8 +54,7 @@ import {
   tagName,
 } from "../store/image-records.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
-import { readStoredImage } from "../verbs/stored-image.js";
-import { type Advice, adviseOnSize } from "./advice.js";
+import { type Advice, adviseOnSize, storedLayerFindings } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
 import { type CopyOptions, type CopyOwnership, type CopySource, copyInto, planCopy } from "./copy.js";
 import { assertCanRun } from "./emulation.js";
@@ -513,7 +512,12 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       | Digest
       | undefined;
     if (!id) return undefined;
-    return id && getImage(store, id) ? readState(store, id) : undefined;
+    try {
+      return readState(store, id);
+    } catch (err) {
+      if (err instanceof BerthError && err.code === "IMAGE_UNKNOWN") return undefined; // pruned since
+      throw err;
+    }
   };
   /** A step's cached image, said as BuildKit says it ("#3 CACHED"), or undefined. */
   const cacheHit = (key: string, head: string): State | undefined => {
@@ -907,7 +911,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
   const record = getImage(store, id);
   log(`#${counters.next} writing image ${id}`);
   for (const t of tags) log(`#${counters.next} naming to ${tagName(t)}`);
-  const added = final.manifest.layers.slice(baseLayers.get(targetIndex) ?? 0).map((l) => store.blobPath(l.digest));
+  const added = final.manifest.layers
+    .slice(baseLayers.get(targetIndex) ?? 0)
+    .map((l) => storedLayerFindings(store, l.digest));
   // a build that copied the whole context (COPY . …) sent what it copied: no walk needed
   const sent = copiedFromContext.whole ? copiedFromContext.bytes : contextBytes(ctx, undefined, copiedFromContext.dirs);
   const advice = adviseOnSize(added, { sent, copied: copiedFromContext.bytes });
@@ -1065,11 +1071,14 @@ function withDefaultPath(state: State): State {
   };
 }
 
+/**
+ * An image's manifest and config, found by ID with one query (a warm build reads this for each
+ * of its cached steps, so the tags and names getImage also gathers are left out).
+ */
 function readState(store: LocalStore, id: Digest): State {
-  const record = getImage(store, id);
-  if (!record) throw new BerthError("IMAGE_UNKNOWN", `No such image: ${id}`);
-  const { manifest, config } = readStoredImage(store, record);
-  return { id, manifest, config };
+  const manifest = store.db.prepare("SELECT manifest FROM images WHERE id = ?").pluck().get(id) as Digest | undefined;
+  if (!manifest) throw new BerthError("IMAGE_UNKNOWN", `No such image: ${id}`);
+  return { id, manifest: store.readManifest(manifest), config: store.readConfig(id) };
 }
 
 function tryImage(store: LocalStore, name: string): State | undefined {

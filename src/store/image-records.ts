@@ -319,7 +319,10 @@ export function deleteImageRow(store: LocalStore, id: Digest): { removed: Digest
   store.db.prepare("DELETE FROM images WHERE id = ?").run(id);
   store.db.prepare("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)").run();
   store.db.prepare("DELETE FROM pending_layers WHERE digest NOT IN (SELECT digest FROM image_blobs)").run();
-  return store.deleteUnreferenced(blobs);
+  const freed = store.deleteUnreferenced(blobs);
+  const forget = store.db.prepare("DELETE FROM layer_findings WHERE digest = ?");
+  for (const d of freed.removed) forget.run(d);
+  return freed;
 }
 
 /**

@@ -110,4 +110,12 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX pending_layers_diff_id ON pending_layers(diff_id);
   `,
+  `
+  -- what the builder's size advice found in a layer (package caches, build tools), by the
+  -- layer blob's digest: read once per layer, not on every build
+  CREATE TABLE layer_findings(
+    digest TEXT PRIMARY KEY,
+    findings TEXT NOT NULL          -- JSON: {"caches": {kind: bytes}, "tools": [path]}
+  ) WITHOUT ROWID;
+  `,
 ];
