@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { BerthError } from "../oci/errors.js";
-import { defaultRoot } from "../store/default-root.js";
-import { LocalStore } from "../store/local-store.js";
+import type { defaultRoot } from "../store/default-root.js";
+import type { LocalStore } from "../store/local-store.js";
 import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
 import { registerBuild } from "./commands/build.js";
 import { registerCommit, registerExport } from "./commands/commit.js";
@@ -47,15 +47,26 @@ export interface Io {
 export async function main(io: Io): Promise<number> {
   let exitCode = 0;
   let store: LocalStore | undefined;
+  // The store's modules are loaded by the preAction hook, before any action runs: a command
+  // that runs none (--help, --version) evaluates none of them, and ctx.root() and ctx.store()
+  // stay synchronous.
+  let stores: { defaultRoot: typeof defaultRoot; LocalStore: typeof LocalStore } | undefined;
+  const loaded = () => {
+    if (!stores) throw new Error("the store's modules are not loaded: ctx.root() and ctx.store() are for actions");
+    return stores;
+  };
   let rootOption: string | undefined;
   const ctx: CliContext = {
     env: io.env,
-    stdin: io.stdin,
+    // read when used: making process.stdin costs a few ms, and most commands never read it
+    get stdin() {
+      return io.stdin;
+    },
     stdout: io.stdout,
     stderr: io.stderr,
-    root: () => rootOption ?? defaultRoot(io.env, io.uid),
+    root: () => rootOption ?? loaded().defaultRoot(io.env, io.uid),
     store: () => {
-      store ??= LocalStore.open(ctx.root());
+      store ??= loaded().LocalStore.open(ctx.root());
       return store;
     },
     setExitCode: (code) => {
@@ -68,8 +79,15 @@ export async function main(io: Io): Promise<number> {
     .description("Docker images end to end: build, store, run, ship, host and inspect, with no daemon.")
     .version(VERSION, "-v, --version", "print the version")
     .option("--root <dir>", "the store's root directory (default: $BERTH_ROOT, /var/lib/berth as root)")
-    .hook("preAction", (cmd) => {
+    .hook("preAction", async (cmd) => {
       rootOption = (cmd.optsWithGlobals() as { root?: string }).root ?? rootOption;
+      if (!stores) {
+        const [{ defaultRoot }, { LocalStore }] = await Promise.all([
+          import("../store/default-root.js"),
+          import("../store/local-store.js"),
+        ]);
+        stores = { defaultRoot, LocalStore };
+      }
     });
   program.exitOverride();
   program.configureOutput({

@@ -15,7 +15,11 @@ export function runProcess(firstArg = 2): void {
   main({
     argv: process.argv.slice(firstArg),
     env: process.env,
-    stdin: process.stdin,
+    // a getter: process.stdin is made on first use (a stream over fd 0, a few ms of start-up),
+    // and only the commands that read it pay for it
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     uid: process.getuid?.() ?? 1000,

@@ -3,10 +3,6 @@ import { basename, dirname, join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
-import { familiarString } from "../../oci/reference.js";
-import { importImage } from "../../verbs/import.js";
-import { load } from "../../verbs/load.js";
-import { save } from "../../verbs/save.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -16,6 +12,7 @@ export function registerSave(cmd: Command, ctx: CliContext): void {
     .argument("<images...>", "images to save")
     .option("-o, --output <file>", "write to a file instead of standard output")
     .action(async (names, opts) => {
+      const { save } = await import("../../verbs/save.js");
       if (!opts.output) {
         if (ctx.stdout.isTTY) {
           throw new BerthError("USAGE", "cowardly refusing to save to a terminal. Use the -o flag or redirect");
@@ -45,6 +42,10 @@ export function registerLoad(cmd: Command, ctx: CliContext): void {
           "requested load from stdin, but stdin is empty: pipe an archive in or use -i FILE",
         );
       }
+      const [{ load }, { familiarString }] = await Promise.all([
+        import("../../verbs/load.js"),
+        import("../../oci/reference.js"),
+      ]);
       const src = opts.input ? openInput(opts.input) : ctx.stdin;
       const result = await load(ctx.store(), src);
       let out = "";
@@ -72,6 +73,7 @@ export function registerImport(cmd: Command, ctx: CliContext): void {
     .option("-m, --message <message>", "set the commit message for the imported image")
     .option("--platform <platform>", "set the platform (only the host's is supported)")
     .action(async (file, reference, opts) => {
+      const { importImage } = await import("../../verbs/import.js");
       const src = file === "-" ? ctx.stdin : openInput(file);
       const epoch = ctx.env.SOURCE_DATE_EPOCH;
       const created = epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : undefined;

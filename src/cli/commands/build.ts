@@ -1,12 +1,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
-import { build } from "../../build/build.js";
-import { exportImage, parseOutput } from "../../build/export.js";
-import { humanSize } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
-import { formatPlatform, parsePlatform } from "../../oci/platform.js";
-import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -41,6 +36,13 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
     .option("--pull", "always pull the base images (else only those the store lacks)")
     .action(async (context, opts) => {
+      const [{ build }, { exportImage, parseOutput }, { formatPlatform, parsePlatform }, { humanSize }] =
+        await Promise.all([
+          import("../../build/build.js"),
+          import("../../build/export.js"),
+          import("../../oci/platform.js"),
+          import("../../format/units.js"),
+        ]);
       if (opts.platform?.includes(",")) {
         throw new BerthError(
           "USAGE",
@@ -100,7 +102,10 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         pull: opts.pull === true,
         pullBase: async (name, wanted) => {
           // loaded when a base must be fetched: the registry client costs other builds' start-up
-          const { pull } = await import("../../verbs/pull.js");
+          const [{ pull }, { registryConfigFromEnv }] = await Promise.all([
+            import("../../verbs/pull.js"),
+            import("../../registry-client/registry-config.js"),
+          ]);
           await pull(ctx.store(), name, { registry: registryConfigFromEnv(ctx.env), platform: formatPlatform(wanted) });
         },
         ...(opts.network === "host" ? { network: "host" as const } : {}),

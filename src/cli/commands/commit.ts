@@ -1,9 +1,6 @@
 import * as fs from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
-import { commitContainer } from "../../verbs/commit.js";
-import { findContainer } from "../../verbs/container-control.js";
-import { exportContainer } from "../../verbs/export.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -18,6 +15,10 @@ export function registerCommit(cmd: Command, ctx: CliContext): void {
     .option("-p, --pause", "pause the container during commit (the default)", true)
     .option("--no-pause", "do not pause the container during commit")
     .action(async (name, reference, opts) => {
+      const [{ commitContainer }, { findContainer }] = await Promise.all([
+        import("../../verbs/commit.js"),
+        import("../../verbs/container-control.js"),
+      ]);
       const store = ctx.store();
       const id = await commitContainer(store, findContainer(store, name), {
         reference,
@@ -36,6 +37,10 @@ export function registerExport(cmd: Command, ctx: CliContext): void {
     .argument("<container>", "the container")
     .option("-o, --output <file>", "write to a file instead of STDOUT")
     .action(async (name, opts) => {
+      const [{ exportContainer }, { findContainer }] = await Promise.all([
+        import("../../verbs/export.js"),
+        import("../../verbs/container-control.js"),
+      ]);
       const store = ctx.store();
       const c = findContainer(store, name);
       if (!opts.output) {

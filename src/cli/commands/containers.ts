@@ -1,61 +1,18 @@
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
-import { parseGoDuration } from "../../dockerfile/duration.js";
-import { goQuote } from "../../dockerfile/go-strings.js";
-import { displayWidth } from "../../format/table.js";
-import { goTimeString, humanDuration, humanSizeWithPrecision } from "../../format/units.js";
 import { BerthError } from "../../oci/errors.js";
-import { getContainer } from "../../runtime/containers.js";
-import { nowNano, timeNs } from "../../runtime/json-log.js";
-import { reportOnFd3, superviseContainer } from "../../runtime/supervisor.js";
-import {
-  findContainer,
-  kill,
-  logs,
-  rename,
-  startAttached,
-  startContainer,
-  stop,
-  wait,
-} from "../../verbs/container-control.js";
-import { type ContainerSummary, containers } from "../../verbs/containers.js";
 import type { CliContext } from "../context.js";
-import { printFormatted } from "../output.js";
 import { collect } from "./options.js";
 import { berthCommand } from "./run.js";
 
 /**
  * The container commands after `run`: ps, start, stop, kill, logs, and the hidden supervisor
  * that `run -d` and `start` leave behind. Output, flags and exit codes follow docker's CLI.
+ * What runs them (verbs, runtime, formatting) is loaded by each action when it runs.
  */
 
-const HEADERS = {
-  ID: "CONTAINER ID",
-  Image: "IMAGE",
-  Command: "COMMAND",
-  CreatedAt: "CREATED AT",
-  RunningFor: "CREATED",
-  Ports: "PORTS",
-  State: "STATE",
-  Status: "STATUS",
-  Size: "SIZE",
-  Names: "NAMES",
-  Labels: "LABELS",
-  Mounts: "MOUNTS",
-  Networks: "NETWORKS",
-  LocalVolumes: "LOCAL VOLUMES",
-};
-
-/** docker's formatter.Ellipsis: at most `max` columns, the last one "…" when cut. */
-function ellipsis(s: string, max: number): string {
-  if (displayWidth(s) <= max) return s;
-  let out = "";
-  for (const ch of s) {
-    if (displayWidth(out + ch) > max - 1) break;
-    out += ch;
-  }
-  return `${out}…`;
-}
+/** The verbs every container command but ps uses. */
+const control = () => import("../../verbs/container-control.js");
 
 /** `ps`, `container ls`: CONTAINER ID IMAGE COMMAND CREATED STATUS PORTS NAMES. */
 export function registerPs(cmd: Command, ctx: CliContext): void {
@@ -72,11 +29,16 @@ export function registerPs(cmd: Command, ctx: CliContext): void {
         .default([] as string[]),
     )
     .option("--format <format>", "format output: table, json, or a Go template")
-    .action((opts) => {
+    .action(async (opts) => {
       const last = opts.latest ? 1 : opts.last === undefined ? undefined : Number(opts.last);
       if (last !== undefined && !Number.isInteger(last)) {
         throw new BerthError("USAGE", `invalid argument "${opts.last}" for "-n, --last" flag: give a number`);
       }
+      const [{ containers }, { PS_HEADERS, psItem }, { printFormatted }] = await Promise.all([
+        import("../../verbs/containers.js"),
+        import("../ps-items.js"),
+        import("../output.js"),
+      ]);
       const trunc = opts.trunc !== false;
       const rows = containers(ctx.store(), {
         all: opts.all === true,
@@ -90,41 +52,8 @@ export function registerPs(cmd: Command, ctx: CliContext): void {
         return;
       }
       const table = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${opts.size ? "\t{{.Size}}" : ""}`;
-      printFormatted(ctx, opts.format, items, table, HEADERS);
+      printFormatted(ctx, opts.format, items, table, PS_HEADERS);
     });
-}
-
-/** docker's ContainerContext fields, as strings, and its Label method (`{{.Label "k"}}`). */
-function psItem(r: ContainerSummary, trunc: boolean): Record<string, string | ((key: string) => string)> {
-  const now = Date.now();
-  const createdMs = r.Created * 1000;
-  let image = r.Image;
-  if (trunc && image.startsWith("sha256:")) image = image.slice(7, 19);
-  else if (trunc) image = image.replace(/@sha256:[a-f0-9]{64}$/, "");
-  const mounts = r.Mounts.map((m) => (trunc ? ellipsis(m.Source, 15) : m.Source));
-  return {
-    ID: trunc ? r.Id.slice(0, 12) : r.Id,
-    Image: image,
-    Command: goQuote(trunc ? ellipsis(r.Command, 20) : r.Command),
-    CreatedAt: goTimeString(new Date(createdMs)),
-    RunningFor: `${humanDuration(now - createdMs)} ago`,
-    Ports: "",
-    State: r.State,
-    Status: r.Status,
-    Size:
-      r.SizeRw === undefined
-        ? ""
-        : `${humanSizeWithPrecision(r.SizeRw, 3)} (virtual ${humanSizeWithPrecision(r.SizeRootFs ?? 0, 3)})`,
-    Names: r.Names.map((n) => n.replace(/^\//, "")).join(","),
-    Labels: Object.entries(r.Labels)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(","),
-    Mounts: mounts.join(","),
-    Networks: r.NetworkMode,
-    LocalVolumes: "0",
-    Label: (key: string) => r.Labels[key] ?? "",
-  };
 }
 
 /** Runs `each` over the names, printing errors as docker does and exiting 1 if any failed. */
@@ -159,6 +88,7 @@ export function registerStart(cmd: Command, ctx: CliContext): void {
       if ((opts.attach || opts.interactive) && names.length > 1) {
         throw new BerthError("USAGE", "you cannot start and attach multiple containers at once");
       }
+      const { findContainer, kill, logs, startAttached, startContainer } = await control();
       if (opts.interactive) {
         // stdin needs this process: the container runs in the foreground here, as `run -i` does
         const r = await startAttached(store, findContainer(store, names[0] as string), {
@@ -171,6 +101,10 @@ export function registerStart(cmd: Command, ctx: CliContext): void {
         return;
       }
       if (opts.attach) {
+        const [{ getContainer }, { nowNano, timeNs }] = await Promise.all([
+          import("../../runtime/containers.js"),
+          import("../../runtime/json-log.js"),
+        ]);
         const c = findContainer(store, names[0] as string);
         const since = timeNs(nowNano());
         const report = await startContainer(store, c, { berth: berthCommand() });
@@ -223,6 +157,7 @@ export function registerStop(cmd: Command, ctx: CliContext): void {
     .option("-s, --signal <signal>", "signal to send (default: the image's STOPSIGNAL, else SIGTERM)")
     .action(async (names, opts) => {
       const timeout = stopTimeout(opts.time);
+      const { findContainer, stop } = await control();
       // all at once, as docker's CLI does: ten containers take one timeout, not ten
       const store = ctx.store();
       const stopping = names.map(async (name) =>
@@ -243,6 +178,7 @@ export function registerKill(cmd: Command, ctx: CliContext): void {
     .argument("<containers...>", "containers to kill")
     .option("-s, --signal <signal>", "signal to send", "KILL")
     .action(async (names, opts) => {
+      const { findContainer, kill } = await control();
       await forEachContainer(ctx, names, (name) => {
         kill(ctx.store(), findContainer(ctx.store(), name), opts.signal);
         ctx.stdout.write(`${name}\n`);
@@ -251,7 +187,11 @@ export function registerKill(cmd: Command, ctx: CliContext): void {
 }
 
 /** docker's --since/--until: a Go duration back from now, Unix seconds, or an RFC 3339 time. */
-function timeArg(value: string, flag: string): bigint {
+async function timeArg(value: string, flag: string): Promise<bigint> {
+  const [{ nowNano, timeNs }, { parseGoDuration }] = await Promise.all([
+    import("../../runtime/json-log.js"),
+    import("../../dockerfile/duration.js"),
+  ]);
   if (/^\d+(\.\d{1,9})?$/.test(value)) {
     const [s, frac = ""] = value.split(".");
     return BigInt(s as string) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
@@ -289,13 +229,14 @@ export function registerLogs(cmd: Command, ctx: CliContext): void {
       if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
         throw new BerthError("USAGE", `invalid value "${opts.tail}" for --tail: give a number or "all"`);
       }
+      const { findContainer, logs } = await control();
       const store = ctx.store();
       const c = findContainer(store, name);
       const entries = logs(store, c, {
         follow: opts.follow === true,
         ...(tail !== undefined ? { tail } : {}),
-        ...(opts.since ? { sinceNs: timeArg(opts.since, "--since") } : {}),
-        ...(opts.until ? { untilNs: timeArg(opts.until, "--until") } : {}),
+        ...(opts.since ? { sinceNs: await timeArg(opts.since, "--since") } : {}),
+        ...(opts.until ? { untilNs: await timeArg(opts.until, "--until") } : {}),
       });
       for await (const e of entries) {
         const out = e.stream === "stdout" ? ctx.stdout : ctx.stderr;
@@ -310,6 +251,7 @@ export function registerSupervise(cmd: Command, ctx: CliContext): void {
     .argument("<id>", "the container")
     .option("--rm", "remove the container when it ends")
     .action(async (id, opts) => {
+      const { reportOnFd3, superviseContainer } = await import("../../runtime/supervisor.js");
       await superviseContainer(ctx.store(), id, reportOnFd3, { autoRemove: opts.rm === true });
     });
 }
@@ -321,6 +263,7 @@ export function registerRestart(cmd: Command, ctx: CliContext): void {
     .option("-t, --time <seconds>", "seconds to wait for stop before killing the container (default 10)")
     .action(async (names, opts) => {
       const timeout = stopTimeout(opts.time);
+      const { findContainer, startContainer, stop } = await control();
       const store = ctx.store();
       await forEachContainer(ctx, names, async (name) => {
         const c = findContainer(store, name);
@@ -335,6 +278,7 @@ export function registerRestart(cmd: Command, ctx: CliContext): void {
 /** `wait CONTAINER...`: blocks until each stops, printing its exit code. */
 export function registerWait(cmd: Command, ctx: CliContext): void {
   cmd.argument("<containers...>", "containers to wait for").action(async (names) => {
+    const { findContainer, wait } = await control();
     const store = ctx.store();
     await forEachContainer(ctx, names, async (name) => {
       ctx.stdout.write(`${await wait(store, findContainer(store, name))}\n`);
@@ -347,7 +291,8 @@ export function registerRename(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<container>", "the container")
     .argument("<name>", "its new name")
-    .action((name, newName) => {
+    .action(async (name, newName) => {
+      const { findContainer, rename } = await control();
       const store = ctx.store();
       rename(store, findContainer(store, name), newName);
     });

@@ -1,8 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { humanDuration, humanSize } from "../../format/units.js";
-import { history } from "../../verbs/history.js";
 import type { CliContext } from "../context.js";
-import { printFormatted } from "../output.js";
 
 const HEADERS = {
   ID: "IMAGE",
@@ -22,6 +19,11 @@ export function registerHistory(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "only show image IDs")
     .option("--format <format>", "format output: table, json, or a Go template")
     .action(async (image, opts) => {
+      const [{ history }, { humanDuration, humanSize }, { printFormatted }] = await Promise.all([
+        import("../../verbs/history.js"),
+        import("../../format/units.js"),
+        import("../output.js"),
+      ]);
       const human = String(opts.human) !== "false";
       const trunc = opts.trunc !== false;
       const now = Date.now();

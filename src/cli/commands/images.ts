@@ -1,10 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
-import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from "../../format/units.js";
-import { shortId } from "../../oci/digest.js";
-import { images } from "../../verbs/images.js";
 import type { CliContext } from "../context.js";
-import { printFormatted } from "../output.js";
 import { collect } from "./options.js";
 
 const HEADERS = {
@@ -36,6 +32,17 @@ export function registerImages(cmd: Command, ctx: CliContext): void {
     )
     .option("--format <format>", "format output: table, json, or a Go template")
     .action(async (repository, opts) => {
+      const [
+        { images },
+        { goTimeString, humanDuration, humanSize, humanSizeWithPrecision },
+        { shortId },
+        { printFormatted },
+      ] = await Promise.all([
+        import("../../verbs/images.js"),
+        import("../../format/units.js"),
+        import("../../oci/digest.js"),
+        import("../output.js"),
+      ]);
       const filters = [...opts.filter];
       if (repository) filters.push(`reference=${repository}`);
       const rows = await images(ctx.store(), {

@@ -1,11 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
-import { goJson } from "../../format/go-json.js";
-import { compileTemplate } from "../../format/go-template.js";
 import { BerthError } from "../../oci/errors.js";
-import type { ContainerRecord } from "../../runtime/containers.js";
-import { findContainer } from "../../verbs/container-control.js";
-import { inspectContainer } from "../../verbs/containers.js";
-import { inspectImage } from "../../verbs/inspect.js";
 import type { CliContext } from "../context.js";
 
 /**
@@ -26,12 +20,19 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
         );
       }
       const type = noun === "object" ? opts.type : noun;
+      const [{ goJson }, { compileTemplate }, { inspectImage }] = await Promise.all([
+        import("../../format/go-json.js"),
+        import("../../format/go-template.js"),
+        import("../../verbs/inspect.js"),
+      ]);
+      // `image inspect` loads none of the container modules
+      const inspectContainer = type === "image" ? undefined : await containerInspector(ctx, opts.size === true);
       const found: unknown[] = [];
       const errors: string[] = [];
       for (const name of names) {
         try {
-          const container = type === "image" ? undefined : lookupContainer(ctx, name);
-          if (container) found.push(inspectContainer(ctx.store(), container, { size: opts.size === true }));
+          const inspected = inspectContainer?.(name);
+          if (inspected) found.push(inspected);
           else if (type === "container") errors.push(`No such container: ${name}`);
           else found.push(await inspectImage(ctx.store(), name));
         } catch (err) {
@@ -52,11 +53,20 @@ export function registerInspect(cmd: Command, ctx: CliContext, noun: "object" | 
     });
 }
 
-function lookupContainer(ctx: CliContext, name: string): ContainerRecord | undefined {
-  try {
-    return findContainer(ctx.store(), name);
-  } catch (err) {
-    if (err instanceof BerthError && err.code === "NOT_FOUND") return undefined;
-    throw err;
-  }
+/** Inspects a container by name; undefined when no container has that name. */
+async function containerInspector(ctx: CliContext, size: boolean): Promise<(name: string) => unknown> {
+  const [{ findContainer }, { inspectContainer }] = await Promise.all([
+    import("../../verbs/container-control.js"),
+    import("../../verbs/containers.js"),
+  ]);
+  return (name) => {
+    let container: ReturnType<typeof findContainer>;
+    try {
+      container = findContainer(ctx.store(), name);
+    } catch (err) {
+      if (err instanceof BerthError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    }
+    return inspectContainer(ctx.store(), container, { size });
+  };
 }

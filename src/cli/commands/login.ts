@@ -1,6 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
-import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
 import type { CliContext } from "../context.js";
 import { promptLine } from "../prompt.js";
 
@@ -29,7 +28,10 @@ export function registerLogin(cmd: Command, ctx: CliContext): void {
         if (password === undefined) password = await promptLine(ctx.stdin, ctx.stdout, "Password: ", true);
       }
       // loaded when used: the registry client (undici) costs every other command start-up time
-      const { login } = await import("../../verbs/login.js");
+      const [{ login }, { registryConfigFromEnv }] = await Promise.all([
+        import("../../verbs/login.js"),
+        import("../../registry-client/registry-config.js"),
+      ]);
       const result = await login(server, { username, password }, { registry: registryConfigFromEnv(ctx.env) });
       if (result.storedIn === "config") {
         ctx.stderr.write(
@@ -43,7 +45,10 @@ export function registerLogin(cmd: Command, ctx: CliContext): void {
 /** `logout [SERVER]` */
 export function registerLogout(cmd: Command, ctx: CliContext): void {
   cmd.argument("[server]", "the registry (default Docker Hub)").action(async (server) => {
-    const { logout } = await import("../../verbs/login.js");
+    const [{ logout }, { registryConfigFromEnv }] = await Promise.all([
+      import("../../verbs/login.js"),
+      import("../../registry-client/registry-config.js"),
+    ]);
     const result = logout(server, { registry: registryConfigFromEnv(ctx.env) });
     ctx.stdout.write(
       result.removed

@@ -1,6 +1,4 @@
 import type { Command } from "@commander-js/extra-typings";
-import { familiarName, parseReference } from "../../oci/reference.js";
-import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
 import type { CliContext } from "../context.js";
 
 /**
@@ -14,10 +12,13 @@ export function registerManifestPush(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "suppress verbose output")
     .action(async (target, images, opts) => {
       // loaded when used, as pull and push do: other commands need not pay for undici
-      const [{ pushIndex }, { TransferView }] = await Promise.all([
-        import("../../verbs/push.js"),
-        import("../transfer-view.js"),
-      ]);
+      const [{ pushIndex }, { TransferView }, { familiarName, parseReference }, { registryConfigFromEnv }] =
+        await Promise.all([
+          import("../../verbs/push.js"),
+          import("../transfer-view.js"),
+          import("../../oci/reference.js"),
+          import("../../registry-client/registry-config.js"),
+        ]);
       const view = await TransferView.open(ctx.stdout, opts.quiet);
       view.line(`The push refers to repository [${familiarName(parseReference(target))}]`);
       const pushed = await pushIndex(ctx.store(), target, images, {

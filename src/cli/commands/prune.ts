@@ -1,9 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
-import { humanSizeWithPrecision } from "../../format/units.js";
-import { familiarString } from "../../oci/reference.js";
-import { diskUsage, type PruneResult, pruneImages, pruneStoppedContainers, pruneSystem } from "../../verbs/prune.js";
+import type { PruneResult } from "../../verbs/prune.js";
 import type { CliContext } from "../context.js";
-import { printFormatted } from "../output.js";
 import { collect } from "./options.js";
 
 /** docker asks before pruning unless -f; an answer other than y/yes (or no answer) cancels. */
@@ -22,7 +19,15 @@ async function readLine(ctx: CliContext): Promise<string> {
   return text.split("\n")[0] ?? "";
 }
 
-function printImagesPruned(ctx: CliContext, r: PruneResult): void {
+/** The verbs (loaded when a prune runs), and docker's size format. */
+const verbs = () => import("../../verbs/prune.js");
+const units = () => import("../../format/units.js");
+
+async function printImagesPruned(ctx: CliContext, r: PruneResult): Promise<void> {
+  const [{ familiarString }, { humanSizeWithPrecision }] = await Promise.all([
+    import("../../oci/reference.js"),
+    units(),
+  ]);
   let out = "";
   if (r.containers.length) out += `Deleted Containers:\n${r.containers.map((c) => `${c}\n`).join("")}\n`;
   if (r.untagged.length || r.deleted.length) {
@@ -45,7 +50,8 @@ export function registerImagePrune(cmd: Command, ctx: CliContext): void {
         ? "WARNING! This will remove all images without at least one container associated to them."
         : "WARNING! This will remove all dangling images.";
       if (!opts.force && !(await confirm(ctx, warning))) return;
-      printImagesPruned(ctx, pruneImages(ctx.store(), { all: opts.all === true }));
+      const { pruneImages } = await verbs();
+      await printImagesPruned(ctx, pruneImages(ctx.store(), { all: opts.all === true }));
     });
 }
 
@@ -56,6 +62,7 @@ export function registerContainerPrune(cmd: Command, ctx: CliContext): void {
     .option("--filter <filter>", "only these: until=24h, label=KEY[=VALUE], label!=KEY[=VALUE]", collect, [])
     .action(async (opts) => {
       if (!opts.force && !(await confirm(ctx, "WARNING! This will remove all stopped containers."))) return;
+      const [{ pruneStoppedContainers }, { humanSizeWithPrecision }] = await Promise.all([verbs(), units()]);
       const { ids, bytes } = pruneStoppedContainers(ctx.store(), { filters: opts.filter });
       let out = ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "";
       out += `Total reclaimed space: ${humanSizeWithPrecision(bytes, 4)}\n`;
@@ -78,7 +85,8 @@ export function registerSystemPrune(cmd: Command, ctx: CliContext): void {
         "",
       ];
       if (!opts.force && !(await confirm(ctx, lines.join("\n")))) return;
-      printImagesPruned(ctx, pruneSystem(ctx.store(), { all: opts.all === true }));
+      const { pruneSystem } = await verbs();
+      await printImagesPruned(ctx, pruneSystem(ctx.store(), { all: opts.all === true }));
     });
 }
 
@@ -88,6 +96,11 @@ export function registerSystemDf(cmd: Command, ctx: CliContext): void {
     .option("--format <format>", "format output: table, json, or a Go template")
     .option("-v, --verbose", "show detailed information (accepted; same as default)")
     .action(async (opts) => {
+      const [{ diskUsage }, { humanSizeWithPrecision }, { printFormatted }] = await Promise.all([
+        verbs(),
+        units(),
+        import("../output.js"),
+      ]);
       const du = await diskUsage(ctx.store());
       const rows = [
         ["Images", du.images],

@@ -1,6 +1,4 @@
 import type { Command } from "@commander-js/extra-typings";
-import { familiarName, formatReference, parseReference } from "../../oci/reference.js";
-import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
 import type { CliContext } from "../context.js";
 
 /** `pull [-a] [--platform P] [-q] NAME[:TAG|@DIGEST]`, with docker's output. */
@@ -13,10 +11,13 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
     .action(async (name, opts) => {
       // loaded when used: the registry client (undici) and the terminal view (log-update)
       // would cost every other command ~20-40 ms of start-up
-      const [{ pull }, { TransferView }] = await Promise.all([
-        import("../../verbs/pull.js"),
-        import("../transfer-view.js"),
-      ]);
+      const [{ pull }, { TransferView }, { familiarName, formatReference, parseReference }, { registryConfigFromEnv }] =
+        await Promise.all([
+          import("../../verbs/pull.js"),
+          import("../transfer-view.js"),
+          import("../../oci/reference.js"),
+          import("../../registry-client/registry-config.js"),
+        ]);
       const ref = parseReference(name);
       const view = await TransferView.open(ctx.stdout, opts.quiet);
       if (!ref.tag && !ref.digest && !opts.allTags) view.line("Using default tag: latest");

@@ -1,7 +1,4 @@
 import type { Command } from "@commander-js/extra-typings";
-import { familiarName, parseReference } from "../../oci/reference.js";
-import { registryConfigFromEnv } from "../../registry-client/registry-config.js";
-import { parseCompression } from "../../verbs/compression-option.js";
 import type { CliContext } from "../context.js";
 
 /** `push [-a] [-q] [--compression gzip|zstd|none] [--force-compression] NAME[:TAG]`, with docker's output. */
@@ -15,9 +12,18 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
     .action(async (name, opts) => {
       // loaded when used: the registry client (undici) and the terminal view (log-update)
       // would cost every other command ~20-40 ms of start-up
-      const [{ push }, { TransferView }] = await Promise.all([
+      const [
+        { push },
+        { TransferView },
+        { familiarName, parseReference },
+        { registryConfigFromEnv },
+        { parseCompression },
+      ] = await Promise.all([
         import("../../verbs/push.js"),
         import("../transfer-view.js"),
+        import("../../oci/reference.js"),
+        import("../../registry-client/registry-config.js"),
+        import("../../verbs/compression-option.js"),
       ]);
       const compression = parseCompression(opts.compression); // a bad value before any output
       const ref = parseReference(name);

@@ -2,16 +2,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
-import { parseExpiry } from "../../server/auth/duration.js";
-import { SqliteTenancyStore } from "../../server/auth/sqlite-tenancy-store.js";
-import {
-  checkName,
-  checkPassword,
-  parseCredentialScope,
-  parseRole,
-  parseVisibility,
-  TenancyAdmin,
-} from "../../server/auth/tenancy-admin.js";
+import type { TenancyAdmin } from "../../server/auth/tenancy-admin.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 import { registryDefaultRoot } from "./serve.js";
@@ -19,8 +10,11 @@ import { registryDefaultRoot } from "./serve.js";
 /**
  * `berth registry --root DIR user|org|repo|namespace|token …`: tenancy administration of a
  * `berth serve` registry. It writes `<root>/auth.db` directly, so it works whether or not the
- * server runs; a running server reads the change on its next request.
+ * server runs; a running server reads the change on its next request. The server's auth modules
+ * are loaded by the actions, when one runs.
  */
+
+const tenancy = () => import("../../server/auth/tenancy-admin.js");
 
 type AdminContext = CliContext & { registryRoot(): string };
 
@@ -40,6 +34,10 @@ async function withAdmin<T>(
       `no registry accounts under ${root} (no auth.db): check --root, or start with user add`,
     );
   }
+  const [{ SqliteTenancyStore }, { TenancyAdmin }] = await Promise.all([
+    import("../../server/auth/sqlite-tenancy-store.js"),
+    tenancy(),
+  ]);
   const store = SqliteTenancyStore.open(root);
   try {
     return await fn(new TenancyAdmin(store));
@@ -72,6 +70,7 @@ function registerUser(cmd: Command, ctx: AdminContext): void {
     .option("--password-stdin", "read the password from standard input")
     .action(async (name, opts) => {
       const password = opts.passwordStdin ? await readPassword(ctx) : undefined;
+      const { checkName, checkPassword } = await tenancy();
       // checked before the store is opened (and perhaps made)
       checkName("user", name);
       if (password !== undefined) checkPassword(name, password);
@@ -117,6 +116,7 @@ function registerOrg(cmd: Command, ctx: AdminContext): void {
     .description("create an organisation (which owns the namespace of its name)")
     .argument("<org>", "organisation name")
     .action(async (org) => {
+      const { checkName } = await tenancy();
       checkName("organisation", org);
       await withAdmin(ctx, (a) => a.createOrg(org), { create: true });
       out(ctx, `created organisation ${org}`);
@@ -133,6 +133,7 @@ function registerOrg(cmd: Command, ctx: AdminContext): void {
       ).makeOptionMandatory(),
     )
     .action(async (org, user, opts) => {
+      const { parseRole } = await tenancy();
       const role = parseRole(opts.role);
       await withAdmin(ctx, (a) => a.addMember(org, user, role));
       out(ctx, `${user} is a member of ${org} with role ${role}`);
@@ -167,6 +168,7 @@ function registerVisibility(cmd: Command, ctx: AdminContext, what: "repo" | "nam
     .argument(what === "repo" ? "<repository>" : "<namespace>", what === "repo" ? "NS/REPO" : "user or organisation")
     .argument("<visibility>", "public or private")
     .action(async (name, visibilityText) => {
+      const { parseVisibility } = await tenancy();
       const visibility = parseVisibility(visibilityText);
       await withAdmin(ctx, (a) =>
         what === "repo" ? a.setRepositoryVisibility(name, visibility) : a.setNamespaceVisibility(name, visibility),
@@ -187,6 +189,10 @@ function registerToken(cmd: Command, ctx: AdminContext): void {
     )
     .option("--expires <duration>", "lifetime, e.g. 90m, 12h, 30d, 1y (default: none)")
     .action(async (opts) => {
+      const [{ parseCredentialScope }, { parseExpiry }] = await Promise.all([
+        tenancy(),
+        import("../../server/auth/duration.js"),
+      ]);
       const scopes = opts.scope.map(parseCredentialScope);
       const expires = opts.expires === undefined ? undefined : parseExpiry(opts.expires);
       const made = await withAdmin(ctx, (a) => a.createToken(opts.user, scopes, expires));
@@ -224,7 +230,10 @@ function registerToken(cmd: Command, ctx: AdminContext): void {
  * `--root` (`berth registry --root DIR …`), else berth's global one.
  */
 export function registerRegistryAdmin(registry: Command<[], { root?: string }>, cli: CliContext): void {
-  const ctx: AdminContext = { ...cli, registryRoot: () => registry.opts().root ?? registryDefaultRoot(cli) };
+  // cli's properties through its prototype, not copied: a copy would read (and make) stdin now
+  const ctx: AdminContext = Object.assign(Object.create(cli) as CliContext, {
+    registryRoot: () => registry.opts().root ?? registryDefaultRoot(cli),
+  });
   registerUser(registry.command("user").description("manage users"), ctx);
   registerOrg(registry.command("org").description("manage organisations and their members"), ctx);
   registerVisibility(registry.command("repo").description("manage repositories"), ctx, "repo");

@@ -1,6 +1,5 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
-import { collectRegistryGarbage } from "../../server/gc.js";
 import type { CliContext } from "../context.js";
 import { durationMs, registryDefaultRoot } from "./serve.js";
 
@@ -20,10 +19,11 @@ export function registerRegistryGc(registry: Command<[], { root?: string }>, ctx
     )
     .option("--upload-grace <duration>", "keep uploads touched within this", "24h")
     .action(async (opts) => {
+      const { collectRegistryGarbage } = await import("../../server/gc.js");
       const result = await collectRegistryGarbage(registry.opts().root ?? registryDefaultRoot(ctx), {
         dryRun: opts.dryRun === true,
-        graceMs: durationMs(opts.grace, "--grace"),
-        uploadGraceMs: durationMs(opts.uploadGrace, "--upload-grace"),
+        graceMs: await durationMs(opts.grace, "--grace"),
+        uploadGraceMs: await durationMs(opts.uploadGrace, "--upload-grace"),
         ...testPause(ctx.env.BERTH_TEST_GC_PAUSE),
       });
       // one digest a line and nothing else on stdout: scripts read it

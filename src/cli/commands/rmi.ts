@@ -1,9 +1,5 @@
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
-import { familiarString } from "../../oci/reference.js";
-import { removeContainer } from "../../runtime/remove.js";
-import { tryResolve } from "../../store/image-records.js";
-import { removeImage } from "../../verbs/rmi.js";
 import type { CliContext } from "../context.js";
 
 /** `rmi [-f] IMAGE...`: prints Untagged:/Deleted: lines as docker does; carries on past errors. */
@@ -12,7 +8,11 @@ export function registerRmi(cmd: Command, ctx: CliContext): void {
     .argument("<images...>", "images to remove")
     .option("-f, --force", "force removal of the image")
     .option("--no-prune", "do not delete untagged parents (accepted for compatibility)")
-    .action((names, opts) => {
+    .action(async (names, opts) => {
+      const [{ removeImage }, { familiarString }] = await Promise.all([
+        import("../../verbs/rmi.js"),
+        import("../../oci/reference.js"),
+      ]);
       let failed = false;
       for (const name of names) {
         try {
@@ -41,7 +41,11 @@ export function registerRm(cmd: Command, ctx: CliContext): void {
     .option("-f, --force", "force the removal of a running container (uses SIGKILL)")
     .option("-v, --volumes", "remove anonymous volumes (berth makes none: nothing more to remove)")
     .option("-l, --link", "remove a link (berth has no links)")
-    .action((names, opts) => {
+    .action(async (names, opts) => {
+      const [{ removeContainer }, { tryResolve }] = await Promise.all([
+        import("../../runtime/remove.js"),
+        import("../../store/image-records.js"),
+      ]);
       let failed = false;
       for (const name of names) {
         try {

@@ -2,8 +2,7 @@ import { isAbsolute } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
 import type { BindMount, Limit } from "../../runtime/oci-spec.js";
-import { createContainer, type RunOptions, runContainer } from "../../runtime/run.js";
-import { startDetached } from "../../runtime/supervisor.js";
+import type { RunOptions } from "../../runtime/run.js";
 import type { CliContext } from "../context.js";
 import { collect } from "./options.js";
 
@@ -21,7 +20,10 @@ export function registerRun(cmd: Command, ctx: CliContext): void {
     .action(async (image, command, opts) => {
       try {
         const options = runOptions(command, opts, ctx);
+        // the runtime is loaded when a container runs: other commands start without it
+        const { createContainer, runContainer } = await import("../../runtime/run.js");
         if (opts.detach) {
+          const { startDetached } = await import("../../runtime/supervisor.js");
           const store = ctx.store();
           const created = await createContainer(store, image, { ...options, detach: true });
           const report = await startDetached(store, created.id, { berth: berthCommand(), autoRemove: options.rm });
@@ -56,6 +58,7 @@ export function registerRun(cmd: Command, ctx: CliContext): void {
 export function registerCreate(cmd: Command, ctx: CliContext): void {
   withRunFlags(cmd).action(async (image, command, opts) => {
     try {
+      const { createContainer } = await import("../../runtime/run.js");
       const created = await createContainer(ctx.store(), image, runOptions(command, opts, ctx));
       ctx.stdout.write(`${created.id}\n`);
     } catch (err) {

@@ -1,16 +1,13 @@
 import { join } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { parseGoDuration } from "../../dockerfile/duration.js";
 import { BerthError } from "../../oci/errors.js";
-import { type AccessPolicy, openAccess } from "../../server/access.js";
-import { tokenAccessOptions } from "../../server/auth/serve-options.js";
-import { TokenAccessPolicy } from "../../server/auth/token-access-policy.js";
-import { isServeWorker, startPrimary, workerStopRequested } from "../../server/cluster.js";
-import { JsonLinesLog } from "../../server/request-log.js";
-import { startRegistry } from "../../server/server.js";
+import type { AccessPolicy } from "../../server/access.js";
 import type { CliContext } from "../context.js";
 
-/** `berth serve --addr ADDR --root DIR`: the registry, in the foreground until SIGTERM/SIGINT. */
+/**
+ * `berth serve --addr ADDR --root DIR`: the registry, in the foreground until SIGTERM/SIGINT.
+ * The server's modules are loaded when it starts: every other command starts without them.
+ */
 export function registerServe(cmd: Command, ctx: CliContext): void {
   cmd
     .option("--addr <addr>", "address to listen on, HOST:PORT", "127.0.0.1:5000")
@@ -29,9 +26,16 @@ export function registerServe(cmd: Command, ctx: CliContext): void {
       "server processes sharing the port (default 1; more measured no faster on 2 cores, see bench/RESULTS.md)",
     )
     .action(async (opts) => {
+      const [{ openAccess }, { isServeWorker, workerStopRequested }, { JsonLinesLog }, { startRegistry }] =
+        await Promise.all([
+          import("../../server/access.js"),
+          import("../../server/cluster.js"),
+          import("../../server/request-log.js"),
+          import("../../server/server.js"),
+        ]);
       const root = opts.root ?? registryDefaultRoot(ctx);
       const { host, port } = parseAddr(opts.addr);
-      const graceMs = durationMs(opts.shutdownTimeout, "--shutdown-timeout");
+      const graceMs = await durationMs(opts.shutdownTimeout, "--shutdown-timeout");
       const workers = workerCount(opts.workers);
       const worker = isServeWorker();
       // at once: a primary that dies while this worker starts must not leave it serving
@@ -91,6 +95,7 @@ async function servePrimary(
   const notice = (line: string) => ctx.stderr.write(`berth serve: ${line}\n`);
   // the signal handlers go first: a SIGTERM while the workers start still stops them all
   const signal = stopSignal();
+  const { startPrimary } = await import("../../server/cluster.js");
   const primary = await startPrimary({ workers: o.workers, notice }).catch((err: Error) => {
     throw new BerthError("USAGE", `cannot listen on ${o.addr}: ${err.message}`);
   });
@@ -128,8 +133,12 @@ async function selectPolicy(
 ): Promise<AccessPolicy> {
   switch (mode) {
     case "none":
-      return openAccess;
-    case "token":
+      return (await import("../../server/access.js")).openAccess;
+    case "token": {
+      const [{ tokenAccessOptions }, { TokenAccessPolicy }] = await Promise.all([
+        import("../../server/auth/serve-options.js"),
+        import("../../server/auth/token-access-policy.js"),
+      ]);
       return TokenAccessPolicy.open(
         tokenAccessOptions({
           root,
@@ -140,6 +149,7 @@ async function selectPolicy(
           notice,
         }),
       );
+    }
     default:
       throw new BerthError("USAGE", `unknown --auth mode "${mode}": use none or token`);
   }
@@ -163,7 +173,8 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
-export function durationMs(text: string, flag: string): number {
+export async function durationMs(text: string, flag: string): Promise<number> {
+  const { parseGoDuration } = await import("../../dockerfile/duration.js");
   try {
     const ns = parseGoDuration(text);
     if (ns < 0) throw new Error("negative");
