@@ -38,10 +38,18 @@ const cjs = {
 };
 // undici (the registry client's HTTP, a third of the bundle) is a bundle of its own, required
 // only when the registry client loads: every other command starts without reading it.
+// bin/berth loads it with its own code cache (globalThis.__berthRequireCached); a plain require
+// serves whoever loads dist/cli.cjs some other way.
 const undiciApart = {
   name: "undici-apart",
   setup(b) {
-    b.onResolve({ filter: /^undici$/ }, () => ({ path: "./undici.cjs", external: true }));
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: "undici", namespace: "undici-apart" }));
+    b.onResolve({ filter: /^\.\/undici\.cjs$/ }, () => ({ path: "./undici.cjs", external: true }));
+    b.onLoad({ filter: /.*/, namespace: "undici-apart" }, () => ({
+      contents:
+        'module.exports = globalThis.__berthRequireCached ? globalThis.__berthRequireCached("undici") : require("./undici.cjs");',
+      loader: "js",
+    }));
   },
 };
 // The stamp bin/berth matches the code cache against (see there).
@@ -52,9 +60,18 @@ await build({
   plugins: [undiciApart],
   banner: { js: `/*berth-build:${stamp}*/${common.banner.js}` },
 });
-await build({ ...cjs, entryPoints: { undici: "node_modules/undici/index.js" }, banner: {}, define: {} });
-// bin/berth reads the bundle as latin1: it must be ASCII (esbuild's default charset escapes the rest)
-if (readFileSync(join(staging, "cli.cjs")).some((b) => b > 0x7f)) throw new Error("dist/cli.cjs is not ASCII");
+await build({
+  ...cjs,
+  entryPoints: { undici: "node_modules/undici/index.js" },
+  banner: { js: `/*berth-build:${stamp}*/` },
+  define: {},
+  // its licence comments (one names Jimmy W\u00e4rting) go to undici.cjs.LEGAL.txt, keeping the bundle ASCII
+  legalComments: "external",
+});
+// bin/berth reads the bundles as latin1: they must be ASCII (esbuild's default charset escapes the rest)
+for (const name of ["cli.cjs", "undici.cjs"]) {
+  if (readFileSync(join(staging, name)).some((b) => b > 0x7f)) throw new Error(`dist/${name} is not ASCII`);
+}
 // The library keeps its npm dependencies as imports (whoever installs berth installs them).
 await build({
   bundle: true,
@@ -76,7 +93,7 @@ const run = (args, env = {}) =>
 // bin/berth's stamp check anyway, but must not seed the new one). V8 caches the functions that
 // ran, and each run starts from the cache the one before wrote, so the cache ends up holding
 // what images, a build (cold, then all cached) and help run; anything else compiles on use.
-rmSync("dist/cli.cache", { force: true });
+for (const name of ["cli", "undici"]) rmSync(`dist/${name}.cache`, { force: true });
 const root = mkdtempSync(join(tmpdir(), "berth-build-"));
 try {
   const ctx = join(root, "context");
@@ -86,6 +103,13 @@ try {
   const store = ["bin/berth", "--root", join(root, "store")];
   for (const args of [["images"], ["build", "-q", "-t", "warm", ctx], ["build", "-q", "-t", "warm", ctx], ["--help"]]) {
     run([...store, ...args], { BERTH_WRITE_CODE_CACHE: "1" });
+  }
+  // a pull from a port where nothing listens: loads the registry client and undici, and makes
+  // a request (refused), which is enough for undici's cache
+  try {
+    run([...store, "pull", "127.0.0.1:9/warm/up:1"], { BERTH_WRITE_CODE_CACHE: "1", BERTH_REGISTRY_ATTEMPTS: "1" });
+  } catch {
+    // it fails, as it must
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
