@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
-import { gzip as gzipCallback } from "node:zlib";
+import { createGzip, gzip as gzipCallback } from "node:zlib";
 import type { Compression } from "../oci/media-types.js";
 import { igzip, zstdCompress } from "./codecs.js";
 
@@ -23,24 +23,59 @@ const IGZIP_BLOCK = 32 << 20;
 /** What is tried first of each block, to tell data that will not compress. */
 const SAMPLE = 128 << 10;
 
-/** One block through the igzip program, as one gzip member. */
-function igzipMember(program: string, block: Buffer): Promise<Buffer> {
+/** A member's input or output: pieces in order, never joined (joining 500 MiB cost ~0.4 s of copying). */
+type Pieces = Buffer[];
+
+/** Runs a stream compressor over the pieces and gives back its output pieces. */
+function compressPieces(z: NodeJS.ReadWriteStream, input: Pieces): Promise<Pieces> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, [`-${IGZIP_LEVEL}`, "-c", "-n"], { stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => {
-      stderr += s;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`igzip failed (${stderr.trim() || `exit ${code}`})`));
-    });
-    child.stdin.on("error", reject);
-    child.stdin.end(block);
+    const out: Pieces = [];
+    z.on("data", (c: Buffer) => out.push(c));
+    z.on("error", reject);
+    z.on("end", () => resolve(out));
+    (async () => {
+      for (const piece of input) {
+        if (!z.write(piece)) await new Promise((r) => z.once("drain", r));
+      }
+      z.end();
+    })().catch(reject);
   });
+}
+
+/** One block through the igzip program, as one gzip member. */
+function igzipMember(program: string, block: Pieces): Promise<Pieces> {
+  const child = spawn(program, [`-${IGZIP_LEVEL}`, "-c", "-n"], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (s: string) => {
+    stderr += s;
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`igzip failed (${stderr.trim() || `exit ${code}`})`)),
+    );
+  });
+  const out = new Promise<Pieces>((resolve, reject) => {
+    const pieces: Pieces = [];
+    child.stdout.on("data", (c: Buffer) => pieces.push(c));
+    child.stdout.on("end", () => resolve(pieces));
+    child.stdout.on("error", reject);
+  });
+  const fed = (async () => {
+    for (const piece of block) {
+      if (!child.stdin.write(piece)) await new Promise((r) => child.stdin.once("drain", r));
+    }
+    child.stdin.end();
+  })();
+  child.stdin.on("error", () => undefined); // a failed child is reported by its exit
+  return Promise.all([fed, out, exited]).then(([, pieces]) => pieces);
+}
+
+/** The first `n` bytes of the pieces (a copy only when the first piece is shorter). */
+function head(block: Pieces, n: number): Buffer {
+  const first = block[0] ?? Buffer.alloc(0);
+  if (first.length >= n) return first.subarray(0, n);
+  return Buffer.concat(block).subarray(0, n);
 }
 
 /**
@@ -48,15 +83,17 @@ function igzipMember(program: string, block: Buffer): Promise<Buffer> {
  * compressed, data) is stored (level 0) instead of spending time to gain nothing: zlib takes
  * ~5 s per 200 MiB of random bytes here, stored blocks take next to none (the same trick as
  * klauspost's compressor, which skopeo uses). The choice depends only on the bytes. Other
- * blocks go through igzip when it is installed, else zlib at level 6.
+ * blocks go through igzip when it is installed, else zlib at level 6. zlib runs as a stream on
+ * libuv's thread pool, with 1 MiB output pieces.
  */
-async function member(block: Buffer, level: number, program: string | null): Promise<Buffer> {
-  if (level > 0 && block.length >= SAMPLE) {
-    const probe = await gzipBlock(block.subarray(0, SAMPLE), { level: 1 });
-    if (probe.length >= SAMPLE * 0.98) return gzipBlock(block, { level: 0 });
+async function member(block: Pieces, size: number, level: number, program: string | null): Promise<Pieces> {
+  let chosen = level;
+  if (level > 0 && size >= SAMPLE) {
+    const probe = await gzipBlock(head(block, SAMPLE), { level: 1 });
+    if (probe.length >= SAMPLE * 0.98) chosen = 0;
   }
-  if (program && level > 0) return igzipMember(program, block);
-  return gzipBlock(block, { level });
+  if (program && chosen > 0) return igzipMember(program, block);
+  return compressPieces(createGzip({ level: chosen, chunkSize: 1 << 20 }), block);
 }
 
 /**
@@ -75,20 +112,26 @@ export function parallelGzip(
   program: string | null = level === GZIP_LEVEL ? igzip() : null,
 ): Transform {
   const block = program ? IGZIP_BLOCK : BLOCK;
-  let pending: Buffer[] = [];
+  const pending: Pieces = [];
   let pendingBytes = 0;
-  const inFlight: Promise<Buffer>[] = [];
+  const inFlight: Promise<Pieces>[] = [];
   // Members hold exactly BLOCK bytes of input (the last one the rest), whatever the sizes of
   // the chunks that arrive: an inflated or piped source chunks by timing, and the output must not.
   const launch = (size: number): void => {
-    const all = Buffer.concat(pending, pendingBytes);
-    const rest = all.subarray(size);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingBytes = rest.length;
-    inFlight.push(member(all.subarray(0, size), level, program));
+    const take: Pieces = [];
+    let taken = 0;
+    while (taken < size) {
+      const piece = pending.shift() as Buffer;
+      const n = Math.min(piece.length, size - taken);
+      take.push(n === piece.length ? piece : piece.subarray(0, n));
+      if (n < piece.length) pending.unshift(piece.subarray(n));
+      taken += n;
+    }
+    pendingBytes -= size;
+    inFlight.push(member(take, size, level, program));
   };
   const drain = async (self: Transform, keep: number): Promise<void> => {
-    while (inFlight.length > keep) self.push(await (inFlight.shift() as Promise<Buffer>));
+    while (inFlight.length > keep) for (const piece of await (inFlight.shift() as Promise<Pieces>)) self.push(piece);
   };
   return new Transform({
     highWaterMark: 1 << 20,

@@ -23,7 +23,7 @@ export interface Hasher {
   dispose?(): void;
 }
 
-function nodeHasher(algorithm: DigestAlgorithm): Hasher {
+export function nodeHasher(algorithm: DigestAlgorithm): Hasher {
   const hash = createHash(algorithm);
   return {
     update: (data) => {

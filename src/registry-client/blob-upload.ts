@@ -267,7 +267,7 @@ export interface StreamedUploadOptions {
   /** The blob as it is being made (compressed on the way): read once, to its end. */
   body: Readable;
   /** The blob's digest, asked once the body has ended. */
-  digest: () => Digest;
+  digest: () => Digest | Promise<Digest>;
   /** For messages: the blob is not named by a digest until it is whole. */
   what: string;
 }
@@ -303,7 +303,7 @@ export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Diges
   });
   if (patched.status !== 202) throw await registryError(patched, `uploading ${opts.what}`);
   await patched.body.dump().catch(() => undefined);
-  const digest = opts.digest();
+  const digest = await opts.digest();
   await finish(client, repo, digest, nextLocation(client, patched, location), digest);
   return digest;
 }
