@@ -36,13 +36,13 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
     .option("--pull", "always pull the base images (else only those the store lacks)")
     .action(async (context, opts) => {
-      const [{ build }, { exportImage, parseOutput }, { formatPlatform, parsePlatform }, { humanSize }] =
-        await Promise.all([
-          import("../../build/build.js"),
-          import("../../build/export.js"),
-          import("../../oci/platform.js"),
-          import("../../format/units.js"),
-        ]);
+      const [{ build }, { formatPlatform, parsePlatform }, { humanSize }, exporter] = await Promise.all([
+        import("../../build/build.js"),
+        import("../../oci/platform.js"),
+        import("../../format/units.js"),
+        // -o only: the archive writer costs every other build start-up time
+        opts.output ? import("../../build/export.js") : undefined,
+      ]);
       if (opts.platform?.includes(",")) {
         throw new BerthError(
           "USAGE",
@@ -71,7 +71,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
         if (!id || !src) throw new BerthError("USAGE", `invalid --secret "${spec}": give id=ID,src=FILE`);
         secrets[id] = src;
       }
-      const output = opts.output ? parseOutput(opts.output) : undefined;
+      const output = opts.output ? exporter?.parseOutput(opts.output) : undefined;
       if (opts.network && !["default", "none", "host"].includes(opts.network)) {
         throw new BerthError("USAGE", `--network ${opts.network}: berth builds with none (the default) or host`);
       }
@@ -120,7 +120,7 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
       });
       progress?.done(true);
       if (opts.iidfile) writeFileSync(opts.iidfile, result.id);
-      if (output) await exportImage(ctx.store(), result.id, result.tags, output, ctx.stdout);
+      if (output) await exporter?.exportImage(ctx.store(), result.id, result.tags, output, ctx.stdout);
       if (quiet) {
         // with -q the ID is the output, unless the export already went to stdout
         if (output?.dest !== "-") ctx.stdout.write(`${result.id}\n`);
