@@ -52,12 +52,26 @@ const undiciApart = {
     }));
   },
 };
+// commander requires node:child_process when it loads, for executable subcommands, which berth
+// has none of: loading it cost every start ~2 ms. Commander gets it on first use instead.
+const commanderLazyChildProcess = {
+  name: "commander-lazy-child-process",
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy-builtin" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      contents: `module.exports = new Proxy({}, { get: (_, key) => require("node:${args.path}")[key] });`,
+      loader: "js",
+    }));
+  },
+};
 // The stamp bin/berth matches the code cache against (see there).
 const stamp = randomBytes(16).toString("hex");
 await build({
   ...cjs,
   entryPoints: { cli: "src/cli/run.ts" },
-  plugins: [undiciApart],
+  plugins: [undiciApart, commanderLazyChildProcess],
   banner: { js: `/*berth-build:${stamp}*/${common.banner.js}` },
 });
 await build({
