@@ -59,6 +59,30 @@ for (const args of [["--version"], ["tag", "--help"]]) {
   });
 }
 
+// A build whose steps are all cached executes none of them: the runtime (RUN's containers,
+// rootfs, snapshots, mounts), the COPY executor, the downloader and the archive writer load in
+// the step that runs them, and the image's JSON is read without zod (its schemas validate what
+// comes from outside: pulls, loads, the server). A static import of any of them from
+// src/build/build.ts evaluates it again at every cached build.
+test("a cached build evaluates neither the runtime nor zod", () => {
+  const dir = tempDir("startup-build");
+  const root = join(dir, "root");
+  const ctx = join(dir, "ctx");
+  fs.mkdirSync(ctx);
+  fs.writeFileSync(join(ctx, "app.txt"), "hello\n");
+  fs.writeFileSync(join(ctx, "Dockerfile"), "FROM scratch\nCOPY app.txt /app.txt\nENV A=1\nCOPY app.txt /b/\n");
+  const args = ["--root", root, "build", "-q", "-t", "startup:1", ctx];
+  const first = spawnSync(process.execPath, [BERTH, ...args], { encoding: "utf8" });
+  assert.equal(first.status, 0, first.stderr);
+  const evaluated = evaluatedModules(args);
+  const heavy = evaluated.filter(
+    (m) => /^src\/runtime\/|^node_modules\/zod\/|^src\/oci\/schema\.ts$/.test(m) || m === "src/build/copy.ts",
+  );
+  assert.deepEqual(heavy, [], `evaluated by a cached build: ${evaluated.join(" ")}`);
+  // the check itself works: the build ran
+  assert.ok(evaluated.includes("src/build/build.ts"), evaluated.join(" "));
+});
+
 /**
  * The source files of the bundle whose code ran while berth ran with `args`, from V8's function
  * coverage and the bundle's source map. A module reached through a dynamic import is wrapped in

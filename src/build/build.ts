@@ -19,31 +19,14 @@ import type {
 } from "../dockerfile/instructions.js";
 import { toInstructions } from "../dockerfile/instructions.js";
 import { parseDockerfile } from "../dockerfile/parse.js";
-import { detectCompression, ingestLayer, peek } from "../image/layer-ingest.js";
-import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
+import type { LayerEntry } from "../image/layer-writer.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
 import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
-import { applyLayer } from "../runtime/apply-layer.js";
-import { normalizeUpper } from "../runtime/normalize-upper.js";
-import { removeContainer } from "../runtime/remove.js";
-import {
-  containerDirOf,
-  defaultStorageDriver,
-  diffRootfs,
-  mountImageView,
-  openRootfs,
-  prepareRootfs,
-  type Rootfs,
-  releaseRootfs,
-  removeContainerFiles,
-} from "../runtime/rootfs.js";
-import { runContainer } from "../runtime/run.js";
-import { adoptSnapshot, chainIds, pruneSnapshots, snapshotRoot } from "../runtime/snapshots.js";
-import { resolveUser } from "../runtime/users.js";
+import type { Rootfs } from "../runtime/rootfs.js";
 import {
   addTag,
   childrenOf,
@@ -56,8 +39,8 @@ import {
 import type { Lease, LocalStore } from "../store/local-store.js";
 import { type Advice, adviseOnSize, storedLayerFindings } from "./advice.js";
 import { type BuildContext, contextBytes, findSources, type HashMemo, hashSources, openContext } from "./context.js";
-import { type CopyOptions, type CopyOwnership, type CopySource, copyInto, planCopy } from "./copy.js";
-import { assertCanRun } from "./emulation.js";
+import type { CopyOptions, CopyOwnership, CopySource } from "./copy.js";
+import type * as Executors from "./executors.js";
 
 export interface BuildOptions {
   /** The context directory. */
@@ -134,10 +117,11 @@ export async function build(store: LocalStore, opts: BuildOptions): Promise<Buil
   // into a temporary directory with the runtime's confined extractor.
   const dir = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-context-`));
   try {
-    const { bytes, stream } = await peek(opts.contextStream);
-    const compression = detectCompression(bytes);
+    const x = await loadExecutors();
+    const { bytes, stream } = await x.peek(opts.contextStream);
+    const compression = x.detectCompression(bytes);
     const isTar = compression === "gzip" || (bytes.length >= 262 && bytes.toString("latin1", 257, 262) === "ustar");
-    if (isTar) await applyLayer(dir, stream);
+    if (isTar) await x.applyLayer(dir, stream);
     else {
       const chunks: Buffer[] = [];
       for await (const c of stream) chunks.push(c as Buffer);
@@ -412,9 +396,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
           log(head);
           return commitConfig(state, c, `WORKDIR ${c.WorkingDir}`);
         }
-        return fsStep(state, c, step, head, `WORKDIR ${c.WorkingDir}`, [dir, c.User ?? ""], async (root) => {
+        return fsStep(state, c, step, head, `WORKDIR ${c.WorkingDir}`, [dir, c.User ?? ""], async (root, x) => {
           // BuildKit makes it as the current USER
-          const owner = c.User ? ownership(root, c.User, undefined) : { uid: 0, gid: 0 };
+          const owner = c.User ? ownership(x, root, c.User, undefined) : { uid: 0, gid: 0 };
           makeDirInRoot(root, dir, owner);
         });
       }
@@ -546,25 +530,26 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     head: string,
     createdBy: string,
     inputs: unknown,
-    change: (root: string) => Promise<void>,
-    plan?: (view: string) => LayerEntry[] | null,
+    change: (root: string, x: typeof Executors) => Promise<void>,
+    plan?: (view: string, x: typeof Executors) => LayerEntry[] | null,
   ): Promise<State> => {
     const key = cacheKey(state, step, inputs);
     const hit = cacheHit(key, head);
     if (hit) return hit;
     log(head);
+    const x = await loadExecutors();
     if (plan) {
       // the fast path: the layer written straight from its entries, no mount and no diff walk
       const view = await mountReadOnly(store, state);
       let entries: LayerEntry[] | null;
       try {
-        entries = plan(view.path);
+        entries = plan(view.path, x);
       } finally {
         view.release();
       }
       if (entries) {
         const layer = new PassThrough({ highWaterMark: 1 << 20 });
-        const writing = writeLayer(
+        const writing = x.writeLayer(
           entries.map((e) => ({ ...e, mtime: epoch })),
           layer,
         );
@@ -576,20 +561,20 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
       }
     }
     const dir = join(store.root, "containers", `build-${randomBytes(8).toString("hex")}`);
-    const driver = defaultStorageDriver();
+    const driver = x.defaultStorageDriver();
     try {
-      const rootfs = await prepareRootfs(store, state, dir, driver, { volatile: true });
+      const rootfs = await x.prepareRootfs(store, state, dir, driver, { volatile: true });
       try {
-        await change(rootfs.path);
+        await change(rootfs.path, x);
       } finally {
-        releaseRootfs(rootfs);
+        x.releaseRootfs(rootfs);
       }
-      const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
+      const next = await commitDiff(state, c, createdBy, await x.diffRootfs(rootfs, { epoch }));
       remember(key, next.id as Digest);
-      adoptUpper(rootfs, state, next);
+      adoptUpper(x, rootfs, state, next);
       return next;
     } finally {
-      removeContainerFiles(dir);
+      x.removeContainerFiles(dir);
     }
   };
 
@@ -599,13 +584,13 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
    * layer is written once. Only once the layer is recorded: a crash before leaves a container
    * directory to sweep, never a snapshot without its image.
    */
-  const adoptUpper = (rootfs: Rootfs, parent: State, next: State): void => {
+  const adoptUpper = (x: typeof Executors, rootfs: Rootfs, parent: State, next: State): void => {
     const ids = next.config.rootfs.diff_ids;
     if (!rootfs.upper || ids.length === parent.config.rootfs.diff_ids.length) return;
-    const chain = chainIds(ids).pop();
+    const chain = x.chainIds(ids).pop();
     if (!chain) return;
-    normalizeUpper(rootfs.upper, epoch);
-    adoptSnapshot(store, rootfs.upper, chain);
+    x.normalizeUpper(rootfs.upper, epoch);
+    x.adoptSnapshot(store, rootfs.upper, chain);
   };
 
   const commitDiff = async (
@@ -615,7 +600,12 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     diff: NodeJS.ReadableStream,
   ): Promise<State> => {
     return store.withLease(async (lease: Lease) => {
-      const staged = await ingestLayer(lease, diff as unknown as AsyncIterable<unknown>, {}, `layer of ${createdBy}`);
+      const staged = await (await loadExecutors()).ingestLayer(
+        lease,
+        diff as unknown as AsyncIterable<unknown>,
+        {},
+        `layer of ${createdBy}`,
+      );
       const history = [...(state.config.history ?? [])];
       const created = epochIso(epoch);
       // docker 20.10 keeps a layer for every RUN, COPY, ADD and WORKDIR, empty or not
@@ -688,8 +678,8 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     const inline = ins.contents.map((f) => f.path);
     // What both ways of copying take: into the mounted rootfs (copyInto) or planned against a view (planCopy).
     // Context files belong to root; files from a stage or image keep their owners.
-    const own = (rootPath: string): CopyOwnership => ({
-      ...ownership(rootPath, ins.chown, ins.chmod),
+    const own = (x: typeof Executors, rootPath: string): CopyOwnership => ({
+      ...ownership(x, rootPath, ins.chown, ins.chmod),
       preserve: from !== undefined && !ins.chown,
     });
     const multiple = ins.sources.length + ins.contents.length > 1 || ins.sources.some((s) => /[*?[]/.test(s));
@@ -711,9 +701,9 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         head,
         `${ins.kind} ${[...ins.sources, ...inline].join(" ")} ${ins.dest} # buildkit`,
         [inputHash, ins.contents],
-        async (rootPath) => {
-          const owner = own(rootPath);
-          await copyInto(rootPath, sources, dest, owner, copyOptions());
+        async (rootPath, x) => {
+          const owner = own(x, rootPath);
+          await x.copyInto(rootPath, sources, dest, owner, copyOptions());
           if (ins.contents.length) {
             const tmp = fs.mkdtempSync(join(store.root, "tmp", `${process.pid}-heredoc-`));
             try {
@@ -722,13 +712,13 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
                 fs.writeFileSync(p, f.data, { mode: 0o644 });
                 return { path: p, name: f.path };
               });
-              await copyInto(rootPath, files, dest, owner, { forceDir: multiple });
+              await x.copyInto(rootPath, files, dest, owner, { forceDir: multiple });
             } finally {
               fs.rmSync(tmp, { recursive: true, force: true });
             }
           }
         },
-        ins.contents.length ? undefined : (view) => planCopy(view, sources, dest, own(view), copyOptions()),
+        ins.contents.length ? undefined : (view, x) => x.planCopy(view, sources, dest, own(x, view), copyOptions()),
       );
     } finally {
       root?.release();
@@ -846,25 +836,28 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
         if (m.source.includes(`${process.pid}-tmpfs-`)) fs.rmSync(m.source, { recursive: true, force: true });
       }
     };
-    assertCanRun(configPlatform(state.config));
-    const result = await runContainer(store, state.id, {
-      entrypoint: [],
-      cmd,
-      env,
-      ...(c.User ? { user: c.User } : {}),
-      ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
-      network: ins.network === "default" ? (opts.network ?? "none") : ins.network,
-      volumes: cacheMounts,
-      stdin: stdin === undefined ? null : PassThrough.from([Buffer.from(stdin)]),
-      stdout: out,
-      stderr: out,
-      name: `berth-build-${randomBytes(6).toString("hex")}`,
-      buildStep: true,
-      hostname: "buildkitsandbox",
-    }).catch((err: unknown) => {
-      releaseMounts();
-      throw err;
-    });
+    const x = await loadExecutors();
+    x.assertCanRun(configPlatform(state.config));
+    const result = await x
+      .runContainer(store, state.id, {
+        entrypoint: [],
+        cmd,
+        env,
+        ...(c.User ? { user: c.User } : {}),
+        ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+        network: ins.network === "default" ? (opts.network ?? "none") : ins.network,
+        volumes: cacheMounts,
+        stdin: stdin === undefined ? null : PassThrough.from([Buffer.from(stdin)]),
+        stdout: out,
+        stderr: out,
+        name: `berth-build-${randomBytes(6).toString("hex")}`,
+        buildStep: true,
+        hostname: "buildkitsandbox",
+      })
+      .catch((err: unknown) => {
+        releaseMounts();
+        throw err;
+      });
     try {
       if (result.exitCode !== 0) {
         throw new BerthError(
@@ -872,21 +865,22 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
           `${head.slice(head.indexOf("]") + 2)}: process "${cmd.join(" ")}" did not complete successfully: exit code: ${result.exitCode}${result.message ? ` (${result.message})` : ""}`,
         );
       }
-      const rootfs = openRootfs(containerDirOf(store, result.id), result.driver);
+      const rootfs = x.openRootfs(x.containerDirOf(store, result.id), result.driver);
       if (rootfs.upper)
         removeMountStubs(
+          x,
           store,
           state,
           rootfs.upper,
           cacheMounts.map((m) => m.destination),
         );
-      const next = await commitDiff(state, c, createdBy, await diffRootfs(rootfs, { epoch }));
+      const next = await commitDiff(state, c, createdBy, await x.diffRootfs(rootfs, { epoch }));
       remember(key, next.id as Digest);
-      adoptUpper(rootfs, state, next);
+      adoptUpper(x, rootfs, state, next);
       return next;
     } finally {
       releaseMounts();
-      removeContainer(store, result.id, { force: true });
+      x.removeContainer(store, result.id, { force: true });
     }
   };
 
@@ -897,7 +891,7 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     await Promise.all(results.values());
   } catch (err) {
     await Promise.allSettled(results.values());
-    rollBack(store, created);
+    rollBack(store, created, await loadExecutors());
     throw err;
   }
   if (opts.labels && Object.keys(opts.labels).length) {
@@ -933,8 +927,14 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
  * layer; those empty stubs are not the step's work, so they go before the diff, as
  * BuildKit's executor removes them. A path that the parent image has is kept.
  */
-function removeMountStubs(store: LocalStore, state: State, upper: string, targets: readonly string[]): void {
-  const lowers = chainIds(state.config.rootfs.diff_ids).map((c) => join(snapshotRoot(store), digestHex(c)));
+function removeMountStubs(
+  x: typeof Executors,
+  store: LocalStore,
+  state: State,
+  upper: string,
+  targets: readonly string[],
+): void {
+  const lowers = x.chainIds(state.config.rootfs.diff_ids).map((c) => join(x.snapshotRoot(store), digestHex(c)));
   const inParent = (rel: string) => lowers.some((l) => fs.lstatSync(join(l, rel), { throwIfNoEntry: false }));
   for (const target of targets) {
     let rel = target.replace(/^\/+/, "").replace(/\/+$/, "");
@@ -974,8 +974,16 @@ async function download(store: LocalStore, url: string, dirs: string[]): Promise
   return { path, name, unpack: false, digest: sha256(bytes) };
 }
 
+/**
+ * The modules that execute a step (see executors.ts), loaded by the first step that is not
+ * cached: a build whose steps are all cached does not evaluate them.
+ */
+function loadExecutors(): Promise<typeof Executors> {
+  return import("./executors.js");
+}
+
 /** Deletes the images a failed build made (children first) and the cache rows naming them. */
-function rollBack(store: LocalStore, created: readonly Digest[]): void {
+function rollBack(store: LocalStore, created: readonly Digest[], x: typeof Executors): void {
   store.write(() => {
     for (const id of [...created].reverse()) {
       // another build may have come to use the same image meanwhile: keep it then
@@ -984,7 +992,7 @@ function rollBack(store: LocalStore, created: readonly Digest[]): void {
     }
     const gone = store.db.prepare("DELETE FROM build_cache WHERE image_id NOT IN (SELECT id FROM images)");
     gone.run();
-    pruneSnapshots(store);
+    x.pruneSnapshots(store);
   });
 }
 
@@ -1099,10 +1107,10 @@ function inheritedSizes(store: LocalStore, parent: State): { diffId: Digest; siz
 /** An image's own files (no runtime mount points), to read COPY --from sources out of. */
 async function mountReadOnly(store: LocalStore, state: State): Promise<{ path: string; release: () => void }> {
   const dir = join(store.root, "tmp", `${process.pid}-view-${randomBytes(8).toString("hex")}`);
-  return mountImageView(store, state, dir);
+  return (await loadExecutors()).mountImageView(store, state, dir);
 }
 
-function ownership(root: string, chown: string | undefined, chmod: string | undefined) {
+function ownership(x: typeof Executors, root: string, chown: string | undefined, chmod: string | undefined) {
   let uid = 0;
   let gid = 0;
   if (chown) {
@@ -1113,7 +1121,7 @@ function ownership(root: string, chown: string | undefined, chmod: string | unde
         return null;
       }
     };
-    const u = resolveUser(chown, read("etc/passwd"), read("etc/group"));
+    const u = x.resolveUser(chown, read("etc/passwd"), read("etc/group"));
     uid = u.uid;
     // docker: a UID without a GID uses the same number as GID; a user name, that user's group
     gid = chown.includes(":") || !/^\d+$/.test(chown) ? u.gid : u.uid;
