@@ -5,8 +5,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { berth, busyboxRootfsTar, snapshotStore, tempDir } from "./helpers.js";
-import { Distribution, ok } from "./registry-client-harness.js";
+import { berth, busyboxRootfsTar, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
+import { berthAsync, Distribution, ok } from "./registry-client-harness.js";
 
 /**
  * A pull checks a compressed layer against its digest only; its diffID (and docker's size of
@@ -112,6 +112,37 @@ test("a pulled gzip'd layer is checked when first run: one unpack checks it, and
   // docker's rule over the busybox rootfs: file bytes plus symlink target lengths, > 1 MB
   assert.ok(Number(size) > 1_000_000, `size ${size}`);
   t.diagnostic(`size ${size}`);
+
+  // zlib instead of igzip (a machine without isal) measures the same
+  const third = join(work, "good-zlib");
+  ok(berth(third, ["pull", "-q", image]), "pull into the third store");
+  const zlib = berth(third, ["images", "--format", "{{.Size}}"], { env: { BERTH_GUNZIP: "zlib" } });
+  assert.equal(zlib.code, 0, zlib.stderr);
+  assert.equal(pendingRows(third), 0);
+  assert.equal(ok(berth(third, ["image", "inspect", "--format", "{{.Size}}", image]), "inspect").trim(), size);
+});
+
+test("processes that check the same pulled layer at once all succeed, and record it once", async () => {
+  const image = await pushImage("deferred/concurrent");
+  const root = join(work, "concurrent");
+  ok(berth(root, ["pull", "-q", image]), "pull");
+  assert.equal(pendingRows(root), 1);
+  // four at once: two list (measure), two run (unpack and check)
+  const runs = await Promise.all([
+    berthAsync(root, ["images", "--format", "{{.Size}}"]),
+    berthAsync(root, ["run", "--rm", image]),
+    berthAsync(root, ["images", "--format", "{{.Size}}"]),
+    berthAsync(root, ["run", "--rm", image]),
+  ]);
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  assert.equal(runs[1]?.stdout.trim(), "hello from a pulled layer");
+  assert.equal(runs[3]?.stdout.trim(), "hello from a pulled layer");
+  assert.equal(pendingRows(root), 0);
+  // both listings measured the layer themselves (or found it measured): the same docker size
+  assert.match(runs[0]?.stdout.trim() ?? "", /^\d+(\.\d+)?MB$/);
+  assert.equal(runs[2]?.stdout.trim(), runs[0]?.stdout.trim());
+  assert.equal(ok(berth(root, ["images", "--format", "{{.Size}}"]), "images").trim(), runs[0]?.stdout.trim());
+  assert.deepEqual(corruptBlobs(root), []);
 });
 
 test("a pulled layer that is not what its config says: pull stores it; run, inspect and save refuse it, nothing unpacked", async () => {
