@@ -5,8 +5,13 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { gzipSync } from "node:zlib";
+import { prepareRootfs } from "../src/runtime/rootfs.js";
+import { resolveImage } from "../src/store/image-records.js";
+import { LocalStore } from "../src/store/local-store.js";
 import { berth, busyboxRootfsTar, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
 import { berthAsync, Distribution, ok } from "./registry-client-harness.js";
+
+const openStore = (root: string) => LocalStore.open(root);
 
 /**
  * A pull checks a compressed layer against its digest only; its diffID (and docker's size of
@@ -120,6 +125,32 @@ test("a pulled gzip'd layer is checked when first run: one unpack checks it, and
   assert.equal(zlib.code, 0, zlib.stderr);
   assert.equal(pendingRows(third), 0);
   assert.equal(ok(berth(third, ["image", "inspect", "--format", "{{.Size}}", image]), "inspect").trim(), size);
+});
+
+test("the copy storage driver checks a pulled layer as it applies it, and refuses a false one", async () => {
+  const good = await pushImage("deferred/copy-good");
+  const bad = await pushImage("deferred/copy-false", { falseDiffId: true });
+  const root = join(work, "copy-driver");
+  ok(berth(root, ["pull", "-q", good]), "pull");
+  ok(berth(root, ["pull", "-q", bad]), "pull");
+  assert.equal(pendingRows(root), 2);
+  const store = openStore(root);
+  try {
+    const open = (name: string) => {
+      const r = resolveImage(store, name).image;
+      return { manifest: store.readManifest(r.manifest), config: store.readConfig(r.id) };
+    };
+    const fsGood = await prepareRootfs(store, open(good), join(root, "c-good"), "copy");
+    assert.ok(fs.existsSync(join(fsGood.path, "bin", "busybox")), "the layer is applied");
+    await assert.rejects(
+      prepareRootfs(store, open(bad), join(root, "c-bad"), "copy"),
+      /unpacks to sha256:[0-9a-f]{64}, but its image config says/,
+    );
+    assert.equal(fs.existsSync(join(root, "c-bad", "baseline.json")), false, "not recorded as prepared");
+  } finally {
+    store.close();
+  }
+  assert.equal(pendingRows(root), 1, "the true layer is recorded as checked, the false one is not");
 });
 
 test("processes that check the same pulled layer at once all succeed, and record it once", async () => {

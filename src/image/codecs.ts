@@ -105,6 +105,11 @@ export function gunzip(what: string, compressedSize?: number): Duplex {
   return createGunzip({ chunkSize: 64 << 10 });
 }
 
+/** gzip through igzip at `level` (0–3) as a stream: one member for all that is written. */
+export function igzipCompress(program: string, level: number, what: string): Duplex {
+  return programStream(program, [`-${level}`, "-c", "-n", "-q"], what, "gzip", "isal");
+}
+
 /** The stream that undoes a layer's compression, or undefined for a plain tar. */
 export function inflater(compression: Compression, what: string, compressedSize?: number): Duplex | undefined {
   if (compression === "gzip") return gunzip(what, compressedSize);

@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
 import { createGzip, gzip as gzipCallback } from "node:zlib";
 import type { Compression } from "../oci/media-types.js";
-import { igzip, zstdCompress } from "./codecs.js";
+import { igzip, igzipCompress, zstdCompress } from "./codecs.js";
 
 const gzipBlock = promisify(gzipCallback);
 
@@ -42,35 +41,6 @@ function compressPieces(z: NodeJS.ReadWriteStream, input: Pieces): Promise<Piece
   });
 }
 
-/** One block through the igzip program, as one gzip member. */
-function igzipMember(program: string, block: Pieces): Promise<Pieces> {
-  const child = spawn(program, [`-${IGZIP_LEVEL}`, "-c", "-n"], { stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (s: string) => {
-    stderr += s;
-  });
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`igzip failed (${stderr.trim() || `exit ${code}`})`)),
-    );
-  });
-  const out = new Promise<Pieces>((resolve, reject) => {
-    const pieces: Pieces = [];
-    child.stdout.on("data", (c: Buffer) => pieces.push(c));
-    child.stdout.on("end", () => resolve(pieces));
-    child.stdout.on("error", reject);
-  });
-  const fed = (async () => {
-    for (const piece of block) {
-      if (!child.stdin.write(piece)) await new Promise((r) => child.stdin.once("drain", r));
-    }
-    child.stdin.end();
-  })();
-  child.stdin.on("error", () => undefined); // a failed child is reported by its exit
-  return Promise.all([fed, out, exited]).then(([, pieces]) => pieces);
-}
-
 /** The first `n` bytes of the pieces (a copy only when the first piece is shorter). */
 function head(block: Pieces, n: number): Buffer {
   const first = block[0] ?? Buffer.alloc(0);
@@ -92,7 +62,7 @@ async function member(block: Pieces, size: number, level: number, program: strin
     const probe = await gzipBlock(head(block, SAMPLE), { level: 1 });
     if (probe.length >= SAMPLE * 0.98) chosen = 0;
   }
-  if (program && chosen > 0) return igzipMember(program, block);
+  if (program && chosen > 0) return compressPieces(igzipCompress(program, IGZIP_LEVEL, "a layer"), block);
   return compressPieces(createGzip({ level: chosen, chunkSize: 1 << 20 }), block);
 }
 

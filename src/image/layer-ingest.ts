@@ -129,29 +129,6 @@ export async function ingestLayer(
 }
 
 /**
- * Reads a stored layer blob through once, without storing anything: its diffID and docker's
- * size of it (null when it is not a tar). What a pull left unchecked is checked with this.
- */
-export async function measureLayer(
-  src: Readable,
-  what: string,
-  compressedSize?: number,
-): Promise<{ diffId: Digest; layerSize: number | null }> {
-  const head = await peek(src);
-  const compression = detectCompression(head.bytes);
-  const probe = new LayerProbe(true);
-  const inflate = inflater(compression, what, compressedSize);
-  const stages: NodeJS.ReadWriteStream[] = inflate ? [inflate] : [];
-  try {
-    await pipeline([head.stream, ...stages, probe]);
-  } catch (err) {
-    if (err instanceof BerthError) throw err;
-    throw new BerthError("INVALID_ARCHIVE", `${what}: bad ${compression} data (${(err as Error).message})`);
-  }
-  return { diffId: probe.diffId as Digest, layerSize: probe.layerSize };
-}
-
-/**
  * A stored layer blob as the plain tar it holds, measured on the way: a consumer (an unpack)
  * reads `stream`, and once it has read it all, `measured()` gives the diffID and docker's size
  * of what went through. One inflate serves both the unpack and the check of a pulled layer.
@@ -172,15 +149,22 @@ export function measuredTar(
       probe.end(() => cb());
     },
   });
-  const stream = (async () => {
+  const opened = (async () => {
     const head = await peek(src);
-    const inflate = inflater(detectCompression(head.bytes), what, compressedSize);
-    return inflate ? head.stream.pipe(inflate) : head.stream;
+    const compression = detectCompression(head.bytes);
+    const inflate = inflater(compression, what, compressedSize);
+    return { s: inflate ? head.stream.pipe(inflate) : head.stream, compression };
   })();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  stream.then(
-    (s) => {
-      s.on("error", (err) => out.destroy(err));
+  opened.then(
+    ({ s, compression }) => {
+      s.on("error", (err) =>
+        out.destroy(
+          err instanceof BerthError
+            ? err
+            : new BerthError("INVALID_ARCHIVE", `${what}: bad ${compression} data (${err.message})`),
+        ),
+      );
       s.pipe(tap).pipe(out);
     },
     (err: Error) => out.destroy(err),
@@ -192,6 +176,25 @@ export function measuredTar(
       return { diffId: probe.diffId as Digest, layerSize: probe.layerSize };
     },
   };
+}
+
+/**
+ * Reads a stored layer blob through once, without storing anything: its diffID and docker's
+ * size of it (null when it is not a tar). What a pull left unchecked is checked with this.
+ */
+export async function measureLayer(
+  src: Readable,
+  what: string,
+  compressedSize?: number,
+): Promise<{ diffId: Digest; layerSize: number | null }> {
+  const tar = measuredTar(src, what, compressedSize);
+  try {
+    await pipeline(tar.stream, new Writable({ write: (_chunk, _enc, cb) => cb() }));
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw new BerthError("INVALID_ARCHIVE", `${what}: ${(err as Error).message}`);
+  }
+  return tar.measured();
 }
 
 /**

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { DigestAlgorithm } from "../oci/digest.js";
-import type { Hasher } from "../oci/verify.js";
+import { type Hasher, nodeHasher } from "../oci/verify.js";
 
 /**
  * A hash computed on a worker thread. A download of a large blob is bound by node's one
@@ -44,6 +44,11 @@ const SLOTS = 16;
 
 /** Above this many bytes a copy is hashed on a worker thread. */
 export const OFFTHREAD_HASH_MIN = 32 << 20;
+
+/** The hash for a copy of `size` bytes: on a worker thread when large, else node's own. */
+export function hasherFor(size: number | undefined): (algorithm: DigestAlgorithm) => Hasher {
+  return size !== undefined && size >= OFFTHREAD_HASH_MIN ? (alg) => new OffThreadHash(alg) : nodeHasher;
+}
 
 export class OffThreadHash implements Hasher {
   private readonly worker: Worker;

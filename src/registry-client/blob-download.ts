@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type BlobWriter, ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
-import { OFFTHREAD_HASH_MIN, OffThreadHash } from "../image/offthread-hash.js";
-import { type Digest, type DigestAlgorithm, digestAlgorithm, digestHex } from "../oci/digest.js";
+import { hasherFor } from "../image/offthread-hash.js";
+import { type Digest, digestAlgorithm, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { copyVerified, verifyBytes } from "../oci/verify.js";
 import { type Lease, processAlive } from "../store/local-store.js";
@@ -125,8 +125,14 @@ function deadClaims(tmp: string, key: string): string[] {
 function writerFor(claimed: string, have: number, opts: DownloadOptions): BlobWriter {
   return {
     ingest: async (src, expected, what, observers = []) => {
-      const hasher = opts.size >= OFFTHREAD_HASH_MIN ? (alg: DigestAlgorithm) => new OffThreadHash(alg) : undefined;
-      const measured = await copyVerified(src, appendAfter(claimed, have), expected, what, observers, hasher);
+      const measured = await copyVerified(
+        src,
+        appendAfter(claimed, have),
+        expected,
+        what,
+        observers,
+        hasherFor(opts.size),
+      );
       opts.lease.adoptVerified(claimed, measured.digest);
       return measured;
     },

@@ -5,7 +5,6 @@ import { type Digest, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import type { ImageConfig, Manifest } from "../oci/schema.js";
 import type { LocalStore } from "../store/local-store.js";
-import { pendingAmong, settleClaims } from "../store/pending-layers.js";
 import { applyLayer } from "./apply-layer.js";
 import { type Baseline, type DiffOptions, diffBaseline, diffUpper, recordBaseline } from "./diff.js";
 import { mountOverlay, overlaySupported, unmount } from "./mount.js";
@@ -16,6 +15,7 @@ import {
   ensureSnapshots,
   findInitSnapshot,
   type LayerRef,
+  layerSource,
   MOUNT_POINT_TOPS,
   removeTree,
   snapshotRoot,
@@ -141,14 +141,14 @@ export async function prepareRootfs(
     // No record yet: any files here are from an attempt that died half-way.
     fs.rmSync(path, { recursive: true, force: true });
     fs.mkdirSync(path, { mode: 0o755 });
-    await settleClaims(
-      store,
-      pendingAmong(
-        store,
-        layers.map((l) => ({ digest: l.blob, diffId: l.diffId })),
-      ),
-    );
-    for (const l of layers) await applyLayer(path, store.openBlob(l.blob));
+    for (const l of layers) {
+      // a pulled layer not yet checked is checked as it is applied (the baseline below is
+      // written only once all are, so a false one leaves a directory the next attempt redoes)
+      const source = layerSource(store, l);
+      await applyLayer(path, source.open());
+      await source.check();
+      source.settled();
+    }
     createMountPoints(path);
     const tmp = `${baselineFile}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(recordBaseline(path)));

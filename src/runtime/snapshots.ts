@@ -7,7 +7,7 @@ import { measuredTar } from "../image/layer-ingest.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type LocalStore, processAlive } from "../store/local-store.js";
-import { checkClaim, pendingAmong, recordSettled } from "../store/pending-layers.js";
+import { checkClaim, isPending, recordSettled } from "../store/pending-layers.js";
 import { applyLayer } from "./apply-layer.js";
 import { mountOverlay, mountsUnder, unmount } from "./mount.js";
 import { cleanEntryPath } from "./scoped-path.js";
@@ -98,7 +98,7 @@ export async function ensureSnapshots(store: LocalStore, layers: readonly LayerR
 }
 
 /** Where an unpack reads a layer from, and how it checks a pulled layer's diffID on the way. */
-interface LayerSource {
+export interface LayerSource {
   open(): Readable;
   /** After a whole read: throws if the layer is not what its image config says (before the snapshot is kept). */
   check(): Promise<void>;
@@ -110,9 +110,10 @@ interface LayerSource {
  * A layer whose diffID a pull left unchecked (store/pending-layers.ts) is hashed while it is
  * unpacked, and the snapshot is kept only if it matches: one inflate does both.
  */
-function layerSource(store: LocalStore, layer: LayerRef): LayerSource {
-  const claim = pendingAmong(store, [{ digest: layer.blob, diffId: layer.diffId }])[0];
-  if (!claim) return { open: () => store.openBlob(layer.blob), check: async () => undefined, settled: () => undefined };
+export function layerSource(store: LocalStore, layer: LayerRef): LayerSource {
+  const claim = { digest: layer.blob, diffId: layer.diffId };
+  if (!isPending(store, claim))
+    return { open: () => store.openBlob(layer.blob), check: async () => undefined, settled: () => undefined };
   let last: ReturnType<typeof measuredTar> | undefined;
   let size: number | undefined;
   return {

@@ -25,11 +25,13 @@ export interface LayerClaim {
   diffId: Digest;
 }
 
-/** The claims among `layers` still unchecked. */
-export function pendingAmong(store: LocalStore, layers: readonly LayerClaim[]): LayerClaim[] {
-  if (layers.length === 0) return [];
-  const q = store.db.prepare("SELECT 1 FROM pending_layers WHERE digest = ? AND diff_id = ?");
-  return layers.filter((l) => q.get(l.digest, l.diffId) !== undefined);
+/** Whether this claim is still unchecked. */
+export function isPending(store: LocalStore, claim: LayerClaim): boolean {
+  return (
+    store.db
+      .prepare("SELECT 1 FROM pending_layers WHERE digest = ? AND diff_id = ?")
+      .get(claim.digest, claim.diffId) !== undefined
+  );
 }
 
 /** The unchecked claims of these images (all images' when `ids` is undefined). */
@@ -58,7 +60,7 @@ export function pendingOfImages(store: LocalStore, ids?: readonly Digest[]): Lay
  * layer's size (and the sizes of the images it completes); a false one throws. Two processes
  * checking the same claim at once both read the blob and record the same thing.
  */
-export async function settleClaims(store: LocalStore, claims: readonly LayerClaim[]): Promise<void> {
+async function settleClaims(store: LocalStore, claims: readonly LayerClaim[]): Promise<void> {
   for (const c of claims) {
     const what = `layer ${c.digest}`;
     const size = store.blobSize(c.digest);

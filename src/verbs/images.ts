@@ -28,7 +28,7 @@ export interface ListOptions {
 /** `docker images`: one row per repository:tag, newest first; untagged intermediates only with `all`. */
 export async function images(store: LocalStore, opts: ListOptions = {}): Promise<ImageRow[]> {
   const filters = parseFilters(opts.filters ?? []);
-  await settleSizes(store, listImages(store), opts.onWarning);
+  await settleSizes(store, opts.onWarning);
   const records = listImages(store);
   const parents = new Set(records.map((r) => r.parent).filter((p): p is Digest => p !== null));
   const before = filters.before.map((b) => resolveImage(store, b).image);
@@ -60,15 +60,14 @@ export async function images(store: LocalStore, opts: ListOptions = {}): Promise
  */
 export async function settleSizes(
   store: LocalStore,
-  records: readonly ImageRecord[],
   onWarning: (message: string) => void = () => undefined,
 ): Promise<void> {
-  for (const r of records) {
-    if (r.size >= 0) continue;
+  const unmeasured = store.db.prepare("SELECT id FROM images WHERE size < 0").pluck().all() as Digest[];
+  for (const id of unmeasured) {
     try {
-      await settleImages(store, [r.id]);
+      await settleImages(store, [id]);
     } catch (err) {
-      onWarning(`image ${digestHex(r.id).slice(0, 12)}: ${(err as Error).message}`);
+      onWarning(`image ${digestHex(id).slice(0, 12)}: ${(err as Error).message}`);
     }
   }
 }

@@ -80,7 +80,7 @@ export function pruneStoppedContainers(
     for (const c of victims) removeContainerFiles(containerDirOf(store, c.id));
     const del = store.db.prepare("DELETE FROM containers WHERE id = ?");
     for (const c of victims) del.run(c.id);
-    return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + Math.max(0, c.size), 0) };
+    return { ids: victims.map((c) => c.id), bytes: victims.reduce((sum, c) => sum + c.size, 0) };
   });
 }
 
@@ -140,7 +140,7 @@ export interface DiskUsage {
 
 /** `docker system df`: sizes with shared layers counted once. */
 export async function diskUsage(store: LocalStore): Promise<DiskUsage> {
-  await settleSizes(store, listImages(store));
+  await settleSizes(store);
   const db = store.db;
   const total = db
     .prepare("SELECT COUNT(*) FROM images WHERE intermediate = 0 OR id IN (SELECT image_id FROM tags)")

@@ -3,12 +3,11 @@ import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inflater } from "../image/codecs.js";
 import { compressor } from "../image/layer-compression.js";
-import { OFFTHREAD_HASH_MIN, OffThreadHash } from "../image/offthread-hash.js";
+import { hasherFor } from "../image/offthread-hash.js";
 import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";
 import type { Descriptor } from "../oci/schema.js";
-import { type Hasher, nodeHasher } from "../oci/verify.js";
 import { retriableUpload, uploadStreamed } from "../registry-client/blob-upload.js";
 import type { RegistryClient } from "../registry-client/registry-client.js";
 import { findCompressedLayer, recordCompressedLayer } from "../store/layer-compressions.js";
@@ -133,7 +132,7 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
     const fd = fs.openSync(tmp, "w");
     // a large layer's compressed bytes are hashed on a worker thread (image/offthread-hash.ts):
     // inline, the hash took ~0.4 s of the main thread's time per 500 MiB
-    const hash: Hasher = plan.stored.size >= OFFTHREAD_HASH_MIN ? new OffThreadHash("sha256") : nodeHasher("sha256");
+    const hash = hasherFor(plan.stored.size)("sha256");
     let size = 0;
     let body: Transform | undefined;
     try {
