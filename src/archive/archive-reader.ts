@@ -5,7 +5,13 @@ import { extract } from "tar-stream";
 import { detectCompression, ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
 import { type Digest, digestHex, parseDigest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
-import { isIndexMediaType, isManifestMediaType, layerMediaType, MediaType } from "../oci/media-types.js";
+import {
+  isIndexMediaType,
+  isManifestMediaType,
+  layerMediaType,
+  MediaType,
+  ociImageManifest,
+} from "../oci/media-types.js";
 import { parseReference, type Reference } from "../oci/reference.js";
 import {
   archiveManifestSchema,
@@ -235,12 +241,7 @@ async function fromDockerArchive(bytes: Buffer, entries: Map<string, Entry>, lea
       layerSizes.push({ diffId: diffIds[j] as Digest, size: staged.layerSize ?? 0 });
     }
     lease.putBytes(configBytes, { digest: configDigest }, `image config ${item.Config}`);
-    const manifest: Manifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length },
-      layers,
-    };
+    const manifest = ociImageManifest({ digest: configDigest, size: configBytes.length }, layers);
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     const m = lease.putBytes(manifestBytes);
     const tags = (item.RepoTags ?? []).map((t) => parseTag(t, what));

@@ -22,7 +22,7 @@ import { parseDockerfile } from "../dockerfile/parse.js";
 import type { LayerEntry } from "../image/layer-writer.js";
 import { type Digest, digestHex, sha256 } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
-import { MediaType } from "../oci/media-types.js";
+import { MediaType, ociImageManifest } from "../oci/media-types.js";
 import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { parseReference } from "../oci/reference.js";
 import type { ContainerConfig, ImageConfig, Manifest } from "../oci/schema.js";
@@ -445,16 +445,12 @@ async function buildFromDir(store: LocalStore, opts: BuildOptions): Promise<Buil
     // otherwise rewrote the store's index once per step)
     if (getImage(store, id) !== undefined) {
       if (!layerSizes.length) counters.reused++;
-      const m: Manifest = {
-        ...manifest,
-        config: { mediaType: MediaType.ociConfig, digest: id, size: configBytes.length },
-      };
-      return { id, manifest: m, config };
+      return { id, manifest: ociImageManifest({ digest: id, size: configBytes.length }, manifest.layers), config };
     }
     return store.withLeaseSync((lease) => {
       created.push(id);
       const c = lease.putBytes(configBytes);
-      const m: Manifest = { ...manifest, config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size } };
+      const m = ociImageManifest(c, manifest.layers);
       const manifestBytes = Buffer.from(JSON.stringify(m));
       const md = lease.putBytes(manifestBytes);
       const sizes = [...inheritedSizes(store, parent), ...layerSizes];

@@ -1,3 +1,6 @@
+import type { Digest } from "./digest.js";
+import type { Descriptor, Manifest } from "./schema.js";
+
 /** Media types of the OCI image spec 1.1 and Docker's v2 schema 2. */
 export const MediaType = {
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
@@ -63,3 +66,28 @@ export function layerMediaType(compression: Compression, family: "oci" | "docker
       ? MediaType.ociLayerGzip
       : MediaType.ociLayerZstd;
 }
+
+/**
+ * An OCI image manifest of a config and its layers, as berth writes every image it makes (a
+ * build, a load of a docker archive, an import, a commit). Layers keep their bytes and get the
+ * OCI name of their compression: a build on a pulled Docker v2s2 base must not carry the
+ * base's Docker media types into a manifest recorded as OCI.
+ */
+export function ociImageManifest(config: { digest: Digest; size: number }, layers: readonly Descriptor[]): Manifest {
+  return {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+    layers: layers.map((l) => {
+      const oci = DOCKER_LAYER_AS_OCI[l.mediaType];
+      return oci ? { ...l, mediaType: oci } : l;
+    }),
+  };
+}
+
+/** Docker's layer media types and their OCI names (the same bytes). Foreign layers keep theirs. */
+const DOCKER_LAYER_AS_OCI: Readonly<Record<string, string>> = {
+  [MediaType.dockerLayer]: MediaType.ociLayer,
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerLayerZstd]: MediaType.ociLayerZstd,
+};

@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import { MediaType } from "../oci/media-types.js";
+import { MediaType, ociImageManifest } from "../oci/media-types.js";
 import type { Reference } from "../oci/reference.js";
 import type { Descriptor, ImageConfig, Manifest } from "../oci/schema.js";
 import { type ImageRecord, type NewImage, registerImage, resolveImage } from "../store/image-records.js";
@@ -48,12 +48,7 @@ export function recordNewImage(
   opts: { parent?: Digest; ref?: Reference | undefined } = {},
 ): Digest {
   const c = lease.putBytes(Buffer.from(JSON.stringify(config)));
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: c.digest, size: c.size },
-    layers,
-  };
+  const manifest = ociImageManifest(c, layers);
   const m = lease.putBytes(Buffer.from(JSON.stringify(manifest)));
   registerImage(
     store,
