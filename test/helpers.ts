@@ -16,9 +16,39 @@ export interface Run {
   stderr: string;
 }
 
-/** A fresh directory under the system temp dir. */
+const madeDirs: string[] = [];
+
+/** A fresh directory under the system temp dir, removed when the test process exits
+ * (BERTH_KEEP_TEMP=1 keeps them, to look at a failure). */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
+  const dir = fs.mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
+  if (madeDirs.length === 0 && !process.env.BERTH_KEEP_TEMP) process.on("exit", removeMadeDirs);
+  madeDirs.push(dir);
+  return dir;
+}
+
+// A test that failed midway can leave a container's rootfs or a bind mount under its
+// directory; removing through a mount would reach whatever is mounted there (a host path
+// for -v), so a directory with anything mounted beneath it is left in place.
+function removeMadeDirs(): void {
+  let mounts: string[] = [];
+  try {
+    mounts = fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[4] ?? "")
+      .filter((m) => m.startsWith(tmpdir()));
+  } catch {
+    return;
+  }
+  for (const dir of madeDirs) {
+    if (mounts.some((m) => m === dir || m.startsWith(`${dir}/`))) continue;
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a file a container left without write permission to its parent: leave it
+    }
+  }
 }
 
 /** Runs the real berth CLI against `root`. */
