@@ -138,6 +138,20 @@ test("a second push, to the same and to another repository, compresses nothing a
   assert.deepEqual(compressions(root), cachedBefore);
 });
 
+test("a compressed copy cut short in the store (a disk that filled up) is made again, whole, with the same digest", async () => {
+  const [cached] = compressions(root);
+  assert.ok(cached, "a compressed copy from the first push");
+  const file = join(root, "blobs", "sha256", cached.digest.slice(7));
+  const whole = fs.statSync(file).size;
+  fs.truncateSync(file, Math.floor(whole / 2));
+  ok(berth(root, ["tag", `${reg.host}/cz:1`, `${reg.host}/cut:1`]), "tag");
+  const out = ok(berth(root, ["push", `${reg.host}/cut:1`]), "push over a cut copy");
+  const first = (await registryGet("cz/manifests/1", ACCEPT)).digest;
+  assert.ok(out.includes(`digest: ${first} `), out);
+  assert.equal(fs.statSync(file).size, whole);
+  assert.equal(`sha256:${createHash("sha256").update(fs.readFileSync(file)).digest("hex")}`, cached.digest);
+});
+
 test("--compression zstd pushes zstd layers; berth pulls it into a fresh store with the same image ID and runs it", async () => {
   ok(berth(root, ["tag", `${reg.host}/cz:1`, `${reg.host}/cz:zstd`]), "tag");
   const out = ok(berth(root, ["push", "--compression", "zstd", `${reg.host}/cz:zstd`]), "push zstd");

@@ -10,7 +10,7 @@ export interface CompressedLayer {
 
 /**
  * The stored compressed copy of layer `diffId`, or undefined when there is none or its file is
- * gone (then the caller compresses again, and its record replaces this one).
+ * gone or the wrong size (then the caller compresses again, and its record replaces this one).
  */
 export function findCompressedLayer(
   store: LocalStore,
@@ -20,7 +20,8 @@ export function findCompressedLayer(
   const row = store.db
     .prepare("SELECT digest, size FROM layer_compressions WHERE diff_id = ? AND compression = ?")
     .get(diffId, compression) as { digest: string; size: number } | undefined;
-  if (!row || !store.hasBlob(row.digest as Digest)) return undefined;
+  // a copy whose file is not the recorded size (cut short on a full disk) is made anew
+  if (!row || blobSizeOrUndefined(store, row.digest as Digest) !== row.size) return undefined;
   return { digest: row.digest as Digest, size: row.size };
 }
 
@@ -39,4 +40,12 @@ export function recordCompressedLayer(
       .prepare("INSERT OR REPLACE INTO layer_compressions(diff_id, compression, digest, size) VALUES (?, ?, ?, ?)")
       .run(diffId, compression, layer.digest, layer.size);
   });
+}
+
+function blobSizeOrUndefined(store: LocalStore, digest: Digest): number | undefined {
+  try {
+    return store.blobSize(digest);
+  } catch {
+    return undefined;
+  }
 }

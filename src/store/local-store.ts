@@ -383,7 +383,9 @@ export class Lease {
     // older copy, and one that runs after it sees the lease.
     this.protect(digest);
     const dest = this.store.blobPath(digest);
-    if (fs.existsSync(dest)) return;
+    // an existing file of the verified size is the same blob; one of another size is damage
+    // (a copy cut short), which the verified file replaces
+    if (sizeOf(dest) === sizeOf(tmp)) return;
     fs.mkdirSync(join(dest, ".."), { recursive: true });
     fs.renameSync(tmp, dest);
   }
@@ -435,5 +437,13 @@ function safeReaddir(dir: string): string[] {
     return fs.readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return undefined;
   }
 }

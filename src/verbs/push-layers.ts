@@ -140,7 +140,7 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
         highWaterMark: 1 << 20,
         transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
           size += chunk.length;
-          const write = () => fs.write(fd, chunk, (err) => cb(err, chunk));
+          const write = () => writeAll(fd, chunk, 0, (err) => cb(err, chunk));
           const hashing = hash.update(chunk);
           if (hashing) hashing.then(write, cb);
           else write();
@@ -165,7 +165,11 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
         digest: async () => `sha256:${await hash.digest()}` as Digest,
         what,
       });
+      // the hash saw every byte; the file must hold them all before it becomes the blob
+      const written = fs.fstatSync(fd).size;
       fs.closeSync(fd);
+      if (written !== size)
+        throw new BerthError("STORE", `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`);
       opts.lease.adoptVerified(tmp, digest);
       const layer = { digest, size };
       recordCompressedLayer(store, plan.diffId, convert.to, layer);
@@ -186,6 +190,15 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
       fs.rmSync(tmp, { force: true });
     }
   }
+}
+
+/** fs.write may take part of a buffer (a disk filling up); the rest goes in further writes. */
+function writeAll(fd: number, chunk: Buffer, from: number, cb: (err: Error | null) => void): void {
+  fs.write(fd, chunk, from, chunk.length - from, null, (err, n) => {
+    if (err) cb(err);
+    else if (from + n < chunk.length) writeAll(fd, chunk, from + n, cb);
+    else cb(null);
+  });
 }
 
 /** gzip keeps the stored layer's family (Docker's diff.tar.gzip in a v2s2 manifest); zstd is OCI's. */
