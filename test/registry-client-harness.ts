@@ -6,6 +6,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
@@ -208,6 +209,8 @@ export interface ProxyEntry {
   sent: number;
   received: number;
   range?: string;
+  /** The request's Connection header: berth's direct blob GETs (direct-get.ts) say "close". */
+  connection?: string;
 }
 
 /**
@@ -235,6 +238,7 @@ export class CountingProxy {
         sent: 0,
         received: 0,
         ...(req.headers.range ? { range: req.headers.range } : {}),
+        ...(req.headers.connection ? { connection: req.headers.connection } : {}),
       };
       this.log.push(entry);
       const up = http.request(
@@ -414,4 +418,18 @@ export function berthAsync(
 export function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
   assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
   return r.stdout;
+}
+
+/** Distribution on `dir`/registry behind a counting proxy; both stop when the test ends. */
+export async function proxiedDistribution(
+  t: TestContext,
+  dir: string,
+): Promise<{ reg: Distribution; proxy: CountingProxy }> {
+  const reg = await Distribution.start(join(dir, "registry"));
+  const proxy = await new CountingProxy(reg.port).listen();
+  t.after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+  return { reg, proxy };
 }

@@ -1,6 +1,6 @@
-import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { DigestAlgorithm } from "../oci/digest.js";
+import { BerthError } from "../oci/errors.js";
 import { type Hasher, nodeHasher } from "../oci/verify.js";
 
 /**
@@ -8,22 +8,63 @@ import { type Hasher, nodeHasher } from "../oci/verify.js";
  * thread: hashing took ~40% of a pull's main-thread time (228 ms of CPU for 265 MB here),
  * beside the socket reads and file writes. On a worker it runs on the other core.
  *
- * The bytes go through a ring of 1 MiB slots in shared memory: the main thread copies into a
- * free slot and posts its number; the worker hashes it and marks it free. (Transferring a
- * fresh ArrayBuffer per batch was tried first: allocating and faulting in those pages cost the
- * main thread 215 ms per 265 MB, as much as the hash itself; the reused ring costs ~30 ms.)
- * A worker takes ~10 ms to start, so this is for blobs of tens of MB and more.
+ * The bytes go through a ring of 1 MiB slots in shared memory: the producer fills a free slot
+ * (copying into it, or letting the socket read straight into it: `region`/`filled`) and posts
+ * its number; the worker hashes it, appends it to the file when there is one, and marks it
+ * free. (Transferring a fresh ArrayBuffer per batch was tried first: allocating and faulting
+ * in those pages cost the main thread 215 ms per 265 MB, as much as the hash itself; the
+ * reused ring costs ~30 ms. Slots of 4 MiB were slower than 1 MiB ones: 1.1 s against 0.5 s
+ * for 524 MB read from a socket, hashed and written.) A worker takes ~10 ms to start, so this
+ * is for blobs of tens of MB and more.
  */
 const SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const hash = require("node:crypto").createHash(workerData.algorithm);
-const data = new Uint8Array(workerData.ring, 0, workerData.slots * workerData.slotSize);
-const busy = new Int32Array(workerData.ring, workerData.slots * workerData.slotSize, workerData.slots);
+const fs = require("node:fs");
+const { algorithm, ring, slots, slotSize, file } = workerData;
+const hash = require("node:crypto").createHash(algorithm);
+const data = new Uint8Array(ring, 0, slots * slotSize);
+const busy = new Int32Array(ring, slots * slotSize, slots);
+let fd = -1;
+let written = 0;
+let failed = null;
+const fail = (err) => {
+  if (!failed) parentPort.postMessage({ error: String(err && err.message || err) });
+  failed = err;
+};
+if (file) {
+  try {
+    fd = fs.openSync(file.path, "r+");
+    // what an earlier, interrupted download left is hashed first, then appended to
+    const buf = Buffer.allocUnsafe(1 << 20);
+    while (written < file.have) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, file.have - written), written);
+      if (n === 0) throw new Error("the partial file is shorter than " + file.have + " bytes");
+      hash.update(buf.subarray(0, n));
+      written += n;
+    }
+  } catch (err) {
+    fail(err);
+  }
+}
 parentPort.on("message", (m) => {
-  if (m === null) return parentPort.postMessage(hash.digest("hex"));
+  if (m === null) {
+    if (fd >= 0) fs.closeSync(fd);
+    if (!failed) parentPort.postMessage({ hex: hash.digest("hex"), written });
+    return;
+  }
   const [slot, length] = m;
-  const at = slot * workerData.slotSize;
-  hash.update(data.subarray(at, at + length));
+  try {
+    if (!failed) {
+      const view = data.subarray(slot * slotSize, slot * slotSize + length);
+      hash.update(view);
+      if (fd >= 0) {
+        for (let o = 0; o < length; ) o += fs.writeSync(fd, view, o, length - o, written + o);
+        written += length;
+      }
+    }
+  } catch (err) {
+    fail(err);
+  }
   Atomics.store(busy, slot, 0);
   Atomics.notify(busy, slot);
 });
@@ -50,22 +91,52 @@ export function hasherFor(size: number | undefined): (algorithm: DigestAlgorithm
   return size !== undefined && size >= OFFTHREAD_HASH_MIN ? (alg) => new OffThreadHash(alg) : nodeHasher;
 }
 
+type WorkerAnswer = { hex: string; written: number } | { error: string };
+
 export class OffThreadHash implements Hasher {
   private readonly worker: Worker;
-  private readonly data: Uint8Array;
+  private readonly slots: Buffer[];
   private readonly busy: Int32Array;
   private slot = 0;
   private used = 0;
   private failure: Error | undefined;
+  private answer: Promise<{ hex: string; written: number }>;
 
-  constructor(algorithm: DigestAlgorithm) {
+  /**
+   * With `file`, the worker also writes every byte to `file.path` after its first `file.have`
+   * bytes, which it hashes first (a download resumed from a partial file).
+   */
+  constructor(algorithm: DigestAlgorithm, file?: { path: string; have: number }) {
     const ring = new SharedArrayBuffer(SLOTS * SLOT + SLOTS * 4);
-    this.data = new Uint8Array(ring, 0, SLOTS * SLOT);
+    this.slots = Array.from({ length: SLOTS }, (_, i) => Buffer.from(ring, i * SLOT, SLOT));
     this.busy = new Int32Array(ring, SLOTS * SLOT, SLOTS);
-    this.worker = new Worker(SOURCE, { eval: true, workerData: { algorithm, ring, slots: SLOTS, slotSize: SLOT } });
-    this.worker.on("error", (err) => {
-      this.failure = err;
+    this.worker = new Worker(SOURCE, {
+      eval: true,
+      workerData: { algorithm, ring, slots: SLOTS, slotSize: SLOT, file },
     });
+    this.answer = new Promise((resolve, reject) => {
+      this.worker.on("message", (m: WorkerAnswer) => {
+        if ("hex" in m) resolve(m);
+        else {
+          // the worker could not read or write the file (a full disk): the store's fault
+          this.failure = new BerthError("STORE", `${file ? `${file.path}: ` : ""}${m.error}`);
+          reject(this.failure);
+          this.wakeAll();
+          void this.worker.terminate(); // nothing more to do: it must not keep the process alive
+        }
+      });
+      this.worker.on("error", (err) => {
+        this.failure = err;
+        reject(err);
+        this.wakeAll();
+      });
+    });
+    this.answer.catch(() => undefined); // seen through `failure` until someone awaits it
+  }
+
+  /** A producer waiting for a slot the dead worker will never free sees the failure. */
+  private wakeAll(): void {
+    for (let i = 0; i < SLOTS; i++) Atomics.notify(this.busy, i);
   }
 
   async update(chunk: Uint8Array): Promise<void> {
@@ -73,41 +144,86 @@ export class OffThreadHash implements Hasher {
     while (at < chunk.length) {
       if (this.failure) throw this.failure;
       const n = Math.min(chunk.length - at, SLOT - this.used);
-      this.data.set(chunk.subarray(at, at + n), this.slot * SLOT + this.used);
+      this.slots[this.slot]?.set(chunk.subarray(at, at + n), this.used);
       this.used += n;
       at += n;
       if (this.used === SLOT) await this.submit();
     }
   }
 
+  /**
+   * The free part of the current slot, at most `max` bytes: a producer may write into it
+   * directly (a socket reading into it), then says how much with `filled`.
+   */
+  region(max: number): Buffer {
+    const slot = this.slots[this.slot] as Buffer;
+    return slot.subarray(this.used, Math.min(SLOT, this.used + max));
+  }
+
+  /**
+   * `n` bytes were written at the start of `region()`. Undefined when the producer may go on
+   * at once; else a promise for when the next slot is free (the producer pauses until then).
+   */
+  filled(n: number): Promise<void> | undefined {
+    if (this.failure) throw this.failure;
+    this.used += n;
+    if (this.used < SLOT) return undefined;
+    this.post();
+    return this.free();
+  }
+
+  /** Makes `region()` hold at least `n` bytes (at most a slot), handing over a part-filled slot if need be. */
+  async reserve(n: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (SLOT - this.used >= n) return;
+    this.post();
+    await this.free();
+  }
+
+  private post(): void {
+    if (this.used === 0) return;
+    Atomics.store(this.busy, this.slot, 1);
+    this.worker.postMessage([this.slot, this.used]);
+    this.slot = (this.slot + 1) % SLOTS;
+    this.used = 0;
+  }
+
+  /** Undefined when the current slot is free; else a promise for when it is. */
+  private free(): Promise<void> | undefined {
+    if (Atomics.load(this.busy, this.slot) !== 1) return undefined;
+    return (async () => {
+      while (Atomics.load(this.busy, this.slot) === 1) {
+        if (this.failure) throw this.failure;
+        const wait = waitAsync(this.busy, this.slot, 1, 1000);
+        if (wait.async) await wait.value;
+      }
+    })();
+  }
+
   /** Hands the current slot to the worker, then waits until the next one is free. */
   private async submit(): Promise<void> {
-    if (this.used > 0) {
-      Atomics.store(this.busy, this.slot, 1);
-      this.worker.postMessage([this.slot, this.used]);
-      this.slot = (this.slot + 1) % SLOTS;
-      this.used = 0;
-    }
-    while (Atomics.load(this.busy, this.slot) === 1) {
-      const wait = waitAsync(this.busy, this.slot, 1, 1000);
-      if (wait.async) await wait.value;
-      if (this.failure) throw this.failure;
-    }
+    this.post();
+    await this.free();
   }
 
   async digest(): Promise<string> {
+    return (await this.finish()).hex;
+  }
+
+  /** The digest, and with a file how many bytes it holds now; the worker ends. */
+  async finish(): Promise<{ hex: string; written: number }> {
     try {
-      await this.submit();
+      if (this.failure) throw this.failure;
+      this.post();
       this.worker.postMessage(null);
-      const [hex] = (await once(this.worker, "message")) as [string];
-      return hex;
+      return await this.answer;
     } finally {
       await this.worker.terminate();
     }
   }
 
-  /** Stops the worker without a digest (the copy failed). */
-  dispose(): void {
-    void this.worker.terminate();
+  /** Stops the worker without a digest (the copy failed); settles once it has stopped writing. */
+  async dispose(): Promise<void> {
+    await this.worker.terminate();
   }
 }

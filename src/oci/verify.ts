@@ -81,25 +81,26 @@ export async function copyVerified(
     hash.dispose?.();
     throw err;
   }
-  const digest = `${algorithm}:${await hash.digest()}` as Digest;
-  if (expected.size !== undefined && size !== expected.size) {
-    throw new BerthError("SIZE_MISMATCH", `${what}: got ${size} bytes, expected ${expected.size}`);
+  return checkMeasured({ digest: `${algorithm}:${await hash.digest()}` as Digest, size }, expected, what);
+}
+
+/** Fails unless what was measured is what was expected; else returns it. */
+export function checkMeasured(measured: Measured, expected: Expected, what: string): Measured {
+  if (expected.size !== undefined && measured.size !== expected.size) {
+    throw new BerthError("SIZE_MISMATCH", `${what}: got ${measured.size} bytes, expected ${expected.size}`);
   }
-  if (expected.digest && digest !== expected.digest) {
-    throw new BerthError("DIGEST_MISMATCH", `${what}: content has digest ${digest}, expected ${expected.digest}`);
+  if (expected.digest && measured.digest !== expected.digest) {
+    throw new BerthError(
+      "DIGEST_MISMATCH",
+      `${what}: content has digest ${measured.digest}, expected ${expected.digest}`,
+    );
   }
-  return { digest, size };
+  return measured;
 }
 
 /** Checks bytes held in memory against an expected digest and size. */
 export function verifyBytes(bytes: Uint8Array, expected: Expected, what: string): Measured {
   const algorithm: DigestAlgorithm = expected.digest ? digestAlgorithm(expected.digest) : "sha256";
   const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}` as Digest;
-  if (expected.size !== undefined && bytes.length !== expected.size) {
-    throw new BerthError("SIZE_MISMATCH", `${what}: got ${bytes.length} bytes, expected ${expected.size}`);
-  }
-  if (expected.digest && digest !== expected.digest) {
-    throw new BerthError("DIGEST_MISMATCH", `${what}: content has digest ${digest}, expected ${expected.digest}`);
-  }
-  return { digest, size: bytes.length };
+  return checkMeasured({ digest, size: bytes.length }, expected, what);
 }

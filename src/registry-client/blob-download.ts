@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type BlobWriter, ingestLayer, type StagedBlob } from "../image/layer-ingest.js";
-import { hasherFor } from "../image/offthread-hash.js";
+import { hasherFor, OFFTHREAD_HASH_MIN, OffThreadHash } from "../image/offthread-hash.js";
 import { type Digest, digestAlgorithm, digestHex } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
-import { copyVerified, verifyBytes } from "../oci/verify.js";
+import { checkMeasured, copyVerified, verifyBytes } from "../oci/verify.js";
 import { type Lease, processAlive } from "../store/local-store.js";
 import { type RegistryClient, readLimited } from "./registry-client.js";
 import { isTransientNetworkError } from "./transport.js";
@@ -65,6 +65,11 @@ export async function downloadLayer(opts: DownloadOptions): Promise<Downloaded> 
   }
   if (have > 0) opts.onResume?.(have);
   try {
+    if (opts.digestOnly && opts.size >= OFFTHREAD_HASH_MIN) {
+      const direct = await downloadDirect(claimed, have, opts);
+      if (direct) return direct;
+      have = fs.statSync(claimed).size; // declined: the stream path goes on from what is on disk
+    }
     const writer = writerFor(claimed, have, opts);
     const src = source(claimed, have, opts);
     const expected = { digest: opts.digest, size: opts.size };
@@ -87,6 +92,51 @@ export async function downloadLayer(opts: DownloadOptions): Promise<Downloaded> 
       }
     }
     throw err;
+  }
+}
+
+/**
+ * A large layer checked against its digest only (a compressed layer of a pull): the socket
+ * reads the body straight into a shared ring (direct-get.ts), where a worker hashes it and
+ * appends it to the partial file. Reconnects with Range as `source` does. Undefined when the
+ * registry's answer needs undici (a redirect, a new token, an error): what was received is
+ * in the file, and the stream path goes on from there.
+ */
+async function downloadDirect(claimed: string, have: number, opts: DownloadOptions): Promise<Downloaded | undefined> {
+  const algorithm = digestAlgorithm(opts.digest);
+  const sink = new OffThreadHash(algorithm, { path: claimed, have });
+  let pos = have;
+  let failures = 0;
+  let finished = false;
+  const received = (n: number) => {
+    pos += n;
+    opts.onBytes?.(n);
+  };
+  try {
+    while (pos < opts.size) {
+      try {
+        const outcome = await opts.client.directBlob(opts.repo, opts.digest, pos, opts.size, sink, received);
+        if (outcome.kind === "declined") {
+          finished = true;
+          await sink.finish(); // every byte received is in the file
+          return undefined;
+        }
+      } catch (err) {
+        if ((err as { transient?: boolean }).transient !== true || ++failures >= opts.attempts) throw err;
+        await sleep(opts.backoffMs * 2 ** (failures - 1));
+      }
+    }
+    finished = true;
+    const { hex, written } = await sink.finish();
+    const measured = checkMeasured(
+      { digest: `${algorithm}:${hex}` as Digest, size: written },
+      { digest: opts.digest, size: opts.size },
+      opts.what,
+    );
+    opts.lease.adoptVerified(claimed, measured.digest);
+    return { ...measured, diffId: null, layerSize: null };
+  } finally {
+    if (!finished) await sink.dispose();
   }
 }
 

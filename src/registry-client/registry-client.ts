@@ -8,6 +8,7 @@ import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
 import { RegistryAuth } from "./auth.js";
 import type { Credential } from "./credentials.js";
+import { type BodySink, type DirectOutcome, directGet } from "./direct-get.js";
 import { apiHost, isLoopback, isNamedInsecure, type RegistryConfig } from "./registry-config.js";
 import { RegistryError, registryError } from "./registry-error.js";
 import {
@@ -18,6 +19,7 @@ import {
   isTransientNetworkError,
   networkError,
   type Transport,
+  USER_AGENT,
 } from "./transport.js";
 
 /** What a manifest GET asks for: every image format berth reads (distribution spec §Pulling manifests). */
@@ -269,6 +271,41 @@ export class RegistryClient {
       throw await registryError(res, what);
     }
     throw new BerthError("REGISTRY", `${what}: too many redirects`);
+  }
+
+  /**
+   * GET a blob from `offset` with its body read straight into `sink` (direct-get.ts): for
+   * large layers. "declined" when the answer is anything but the plain body (a redirect, a
+   * 401, an error), with nothing taken: ask again with openBlob, which handles those.
+   */
+  async directBlob(
+    repo: string,
+    digest: Digest,
+    offset: number,
+    size: number,
+    sink: BodySink,
+    onBytes: (n: number) => void,
+  ): Promise<DirectOutcome> {
+    await this.ping();
+    const url = this.url(`${repo}/blobs/${digest}`);
+    const authorization = await this.auth.authorization(this.auth.widen([pullScope(repo)]));
+    try {
+      return await directGet(
+        {
+          url,
+          headers: { "user-agent": USER_AGENT, ...(authorization ? { authorization } : {}) },
+          tls: url.protocol === "https:" ? this.transport.tlsOptions(url) : undefined,
+          offset,
+          length: size - offset,
+          timeoutMs: 300_000,
+        },
+        sink,
+        onBytes,
+      );
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw Object.assign(networkError(this.host, err), { transient: isTransientNetworkError(err) });
+    }
   }
 
   /** Every tag of a repository, following the `Link` header's pages (spec §Listing tags). */

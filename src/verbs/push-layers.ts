@@ -169,7 +169,10 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
       const written = fs.fstatSync(fd).size;
       fs.closeSync(fd);
       if (written !== size)
-        throw new BerthError("STORE", `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`);
+        throw new BerthError(
+          "STORE",
+          `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`,
+        );
       opts.lease.adoptVerified(tmp, digest);
       const layer = { digest, size };
       recordCompressedLayer(store, plan.diffId, convert.to, layer);
