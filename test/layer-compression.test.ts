@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { test } from "node:test";
@@ -44,4 +45,17 @@ test("random bytes are stored, not compressed in vain: the output is barely larg
   const input = randomBytes(12 << 20);
   const out = await gz(input);
   assert.ok(out.length < input.length * 1.001, `${out.length} for ${input.length}`);
+});
+
+test("stored members (berth's own framing) read back by zlib and gzip(1), the same however the input arrives", async () => {
+  // random, then text, then random: stored, compressed and stored members in one file; sizes
+  // around deflate's 65,535-byte stored block
+  const mixed = Buffer.concat([randomBytes(33 << 20), text, randomBytes(65_535 * 3 + 1)]);
+  for (const input of [mixed, randomBytes(65_535), randomBytes(65_536), randomBytes(1)]) {
+    const out = await gz(input);
+    assert.ok(gunzipSync(out).equals(input), `zlib reads ${input.length} bytes back`);
+    const byGzip = execFileSync("gzip", ["-dc"], { input: out, maxBuffer: 1 << 30 });
+    assert.ok(byGzip.equals(input), `gzip -dc reads ${input.length} bytes back`);
+    for (const piece of [65_535, 100_003]) assert.ok((await gz(input, piece)).equals(out), `pieces of ${piece}`);
+  }
 });

@@ -3,7 +3,7 @@ import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inflater } from "../image/codecs.js";
 import { compressor } from "../image/layer-compression.js";
-import { hasherFor } from "../image/offthread-hash.js";
+import { hashedFile } from "../image/offthread-hash.js";
 import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";
@@ -129,21 +129,26 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
   const what = `layer ${plan.diffId} (${convert.to})`;
   for (let failures = 0; ; ) {
     const tmp = store.tempPath();
-    const fd = fs.openSync(tmp, "w");
-    // a large layer's compressed bytes are hashed on a worker thread (image/offthread-hash.ts):
-    // inline, the hash took ~0.4 s of the main thread's time per 500 MiB
-    const hash = hasherFor(plan.stored.size)("sha256");
+    // a large layer's compressed bytes are hashed and written to the store on a worker thread
+    // (image/offthread-hash.ts): inline, the hash took ~0.4 s of the main thread's time per 500 MiB
+    const file = hashedFile("sha256", tmp, plan.stored.size);
     let size = 0;
     let body: Transform | undefined;
+    let finished = false;
     try {
       const tee = new Transform({
         highWaterMark: 1 << 20,
         transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
           size += chunk.length;
-          const write = () => writeAll(fd, chunk, 0, (err) => cb(err, chunk));
-          const hashing = hash.update(chunk);
-          if (hashing) hashing.then(write, cb);
-          else write();
+          let waiting: Promise<void> | undefined;
+          try {
+            waiting = file.update(chunk);
+          } catch (err) {
+            cb(err as Error);
+            return;
+          }
+          if (waiting) waiting.then(() => cb(null, chunk), cb);
+          else cb(null, chunk);
         },
       });
       const counter = new Transform({
@@ -162,17 +167,19 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
         client: opts.client,
         repo: opts.repo,
         body,
-        digest: async () => `sha256:${await hash.digest()}` as Digest,
+        digest: async () => {
+          finished = true;
+          const { hex, written } = await file.finish();
+          // the hash saw every byte; the file must hold them all before it becomes the blob
+          if (written !== size)
+            throw new BerthError(
+              "STORE",
+              `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`,
+            );
+          return `sha256:${hex}` as Digest;
+        },
         what,
       });
-      // the hash saw every byte; the file must hold them all before it becomes the blob
-      const written = fs.fstatSync(fd).size;
-      fs.closeSync(fd);
-      if (written !== size)
-        throw new BerthError(
-          "STORE",
-          `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`,
-        );
       opts.lease.adoptVerified(tmp, digest);
       const layer = { digest, size };
       recordCompressedLayer(store, plan.diffId, convert.to, layer);
@@ -184,24 +191,10 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
     } finally {
       // a failure before the body was read (the POST) leaves the file open and zstd running
       body?.destroy();
-      hash.dispose?.();
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // closed above
-      }
+      if (!finished) await file.dispose();
       fs.rmSync(tmp, { force: true });
     }
   }
-}
-
-/** fs.write may take part of a buffer (a disk filling up); the rest goes in further writes. */
-function writeAll(fd: number, chunk: Buffer, from: number, cb: (err: Error | null) => void): void {
-  fs.write(fd, chunk, from, chunk.length - from, null, (err, n) => {
-    if (err) cb(err);
-    else if (from + n < chunk.length) writeAll(fd, chunk, from + n, cb);
-    else cb(null);
-  });
 }
 
 /** gzip keeps the stored layer's family (Docker's diff.tar.gzip in a v2s2 manifest); zstd is OCI's. */
