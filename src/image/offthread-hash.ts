@@ -89,6 +89,7 @@ const waitAsync = (
 ).waitAsync;
 const SLOT = 1 << 20;
 const SLOTS = 16;
+const ANNOUNCE_EVERY = 4;
 
 /** Above this many bytes a copy is hashed on a worker thread. */
 export const OFFTHREAD_HASH_MIN = 32 << 20;
@@ -108,6 +109,7 @@ export class OffThreadHash implements Hasher, HashedFile {
   private readonly posted: Int32Array;
   private slot = 0;
   private used = 0;
+  private unannounced = 0;
   private failure: Error | undefined;
   private answer: Promise<{ hex: string; written: number }>;
 
@@ -203,12 +205,22 @@ export class OffThreadHash implements Hasher, HashedFile {
     Atomics.store(this.busy, this.slot, 1);
     this.lengths[this.slot] = length;
     Atomics.add(this.posted, 0, 1);
+    if (length < 0 || ++this.unannounced >= ANNOUNCE_EVERY) this.announce();
+  }
+
+  /**
+   * Wakes the worker. Waking a sleeping thread cost ~0.3 ms here (150 ms per 500 MiB when done
+   * for every slot), so it is told every few slots, and whenever the producer must wait.
+   */
+  private announce(): void {
+    this.unannounced = 0;
     Atomics.notify(this.posted, 0);
   }
 
   /** Undefined when the current slot is free; else a promise for when it is. */
   private free(): Promise<void> | undefined {
     if (Atomics.load(this.busy, this.slot) !== 1) return undefined;
+    this.announce();
     return (async () => {
       while (Atomics.load(this.busy, this.slot) === 1) {
         if (this.failure) throw this.failure;
