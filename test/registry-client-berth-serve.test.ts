@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BERTH, berth, busyboxRootfsTar, tempDir } from "./helpers.js";
-import { berthAsync, freePort } from "./registry-client-harness.js";
+import { berthAsync, CountingProxy, freePort, randomImageArchive } from "./registry-client-harness.js";
 
 /**
  * berth's client against berth's own registry with accounts (`berth serve --auth token`):
@@ -88,4 +88,38 @@ test("login, push and pull against berth serve with token auth", async () => {
   assert.notEqual(anon.code, 0);
   assert.equal(anon.stderr.trimEnd().split("\n").length, 1, anon.stderr);
   assert.match(anon.stderr, /(UNAUTHORIZED|DENIED|NAME_UNKNOWN)/);
+});
+
+test("a large layer of a private repository is read the direct way with the bearer token: one GET, answered 200", async (t) => {
+  const proxy = await new CountingProxy(Number(host.split(":")[1])).listen();
+  t.after(() => proxy.close());
+  const env = { DOCKER_CONFIG: join(work, "docker-config-direct") };
+  const dir = join(work, "direct");
+  fs.mkdirSync(dir, { recursive: true });
+  const image = `${proxy.host}/alice/big:1`;
+  const root = join(dir, "root");
+  const archive = await randomImageArchive(dir, { name: image, layers: 1, layerBytes: 40 << 20, gzip: true });
+  assert.equal(berth(root, ["load", "-i", archive]).code, 0);
+  const login = await berthAsync(root, ["login", "-u", "alice", "--password-stdin", proxy.host], {
+    env,
+    input: "alice-pass-456\n",
+  });
+  assert.equal(login.code, 0, login.stderr);
+  const pushed = await berthAsync(root, ["push", image], { env });
+  assert.equal(pushed.code, 0, pushed.stderr);
+  proxy.log.length = 0;
+  const pulled = await berthAsync(join(dir, "pull-root"), ["pull", image], { env });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const layerGets = proxy.log.filter(
+    (e) => e.method === "GET" && /\/blobs\/sha256:/.test(e.url) && e.received > 1 << 20,
+  );
+  assert.deepEqual(
+    layerGets.map((e) => [e.status, e.connection]),
+    [[200, "close"]],
+    JSON.stringify(proxy.log),
+  );
+  const ids = [root, join(dir, "pull-root")].map(
+    (r) => JSON.parse(berth(r, ["inspect", "--format", "{{json .Id}}", image]).stdout) as string,
+  );
+  assert.equal(ids[0], ids[1]);
 });
