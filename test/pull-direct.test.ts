@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { join } from "node:path";
-import { after, before, type TestContext, test } from "node:test";
+import { before, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
 import {
@@ -30,7 +30,6 @@ let work: string;
 before(() => {
   work = tempDir("pull-direct");
 });
-after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const isLayerGet = (e: ProxyEntry) => e.method === "GET" && /\/blobs\/sha256:/.test(e.url) && e.received > MiB;
 

@@ -40,6 +40,8 @@ export interface BodySink {
   filled(n: number): Promise<void> | undefined;
   /** Makes `region` hold at least `n` bytes (the body bytes that arrive with the head). */
   reserve(n: number): Promise<void>;
+  /** Copies bytes in, waiting for room. */
+  update(bytes: Uint8Array): Promise<void>;
 }
 
 /** "complete": all `length` bytes are in the sink. "declined": none were taken; ask through undici. */
@@ -71,14 +73,24 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
       if (err) reject(err);
       else resolve(outcome as DirectOutcome);
     };
+    // While the sink's next slot is busy the socket is paused, but a TLS socket still hands
+    // over what it has already decrypted (node's TLS wrap drains OpenSSL in a loop): those
+    // reads land in `spill`, never in the busy slot, and are copied in once it is free. (Before
+    // this, they overwrote the slot the worker was hashing: a wrong digest over TLS.) The first
+    // read after a resume lands there too, as the socket took its buffer before the pause.
+    const spill = Buffer.allocUnsafe(SCRATCH);
+    const spilled: Buffer[] = [];
+    let waiting = false;
     const wait = (p: Promise<void>) => {
+      waiting = true;
       socket.pause();
-      p.then(
-        () => {
-          if (!settled) socket.resume();
-        },
-        (err: unknown) => finish(sinkError(err)),
-      );
+      p.then(async () => {
+        for (let chunk = spilled.shift(); chunk; chunk = spilled.shift()) await sink.update(chunk);
+        waiting = false;
+        if (settled) return;
+        if (remaining === 0) finish(undefined, { kind: "complete" });
+        else socket.resume();
+      }).catch((err: unknown) => finish(sinkError(err)));
     };
     const body = (n: number) => {
       remaining -= n;
@@ -94,12 +106,19 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
       else if (full) wait(full);
     };
     const onread = {
-      buffer: () => (head ? scratch : sink.region(remaining)),
+      buffer: () => (head ? scratch : waiting ? spill : sink.region(remaining)),
       callback: (n: number, buf: Uint8Array): boolean => {
         if (settled) return false;
+        if (!head && buf === spill) {
+          spilled.push(Buffer.from(spill.subarray(0, n)));
+          remaining -= n;
+          onBytes(n);
+          if (!waiting) wait(Promise.resolve());
+          return false;
+        }
         if (!head) {
           body(n);
-          return !settled;
+          return !settled && !waiting;
         }
         head = Buffer.concat([head, buf.subarray(0, n)]);
         const end = head.indexOf("\r\n\r\n");
