@@ -76,7 +76,7 @@ await build({
 });
 await build({
   ...cjs,
-  entryPoints: { undici: "node_modules/undici/index.js" },
+  entryPoints: { undici: "scripts/undici-entry.cjs" },
   banner: { js: `/*berth-build:${stamp}*/` },
   define: {},
   // its licence comments (one names Jimmy W\u00e4rting) go to undici.cjs.LEGAL.txt, keeping the bundle ASCII

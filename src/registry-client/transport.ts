@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ConnectionOptions, createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import { Agent, type Dispatcher, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { BerthError } from "../oci/errors.js";
 import { isNamedInsecure, type RegistryConfig, tlsFilesFor } from "./registry-config.js";
 
@@ -147,11 +147,14 @@ export class Transport {
   }
 
   private async once(req: HttpRequest): Promise<HttpResponse> {
-    const res = await request(req.url, {
+    // the dispatcher's own request (undici's public API), not undici's top-level request(): the
+    // CLI bundles only Agent and this (scripts/undici-entry.cjs)
+    const res = await this.agentFor(req.url).request({
+      origin: req.url.origin,
+      path: `${req.url.pathname}${req.url.search}`,
       method: req.method,
       headers: { "user-agent": USER_AGENT, ...req.headers },
       ...(req.body ? { body: req.body() } : {}),
-      dispatcher: this.agentFor(req.url),
     });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
