@@ -92,6 +92,26 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
         else socket.resume();
       }).catch((err: unknown) => finish(sinkError(err)));
     };
+    /** Copies bytes that landed in `spill` into the ring (not waiting: its current slot is free). */
+    const copyIn = (bytes: Buffer) => {
+      for (let at = 0; at < bytes.length; ) {
+        const k = bytes.copy(sink.region(bytes.length - at), 0, at);
+        at += k;
+        let full: Promise<void> | undefined;
+        try {
+          full = sink.filled(k);
+        } catch (err) {
+          finish(sinkError(err));
+          return;
+        }
+        if (full) {
+          if (at < bytes.length) spilled.push(Buffer.from(bytes.subarray(at)));
+          wait(full);
+          return;
+        }
+      }
+      if (remaining === 0) finish(undefined, { kind: "complete" });
+    };
     const body = (n: number) => {
       remaining -= n;
       onBytes(n);
@@ -110,11 +130,11 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
       callback: (n: number, buf: Uint8Array): boolean => {
         if (settled) return false;
         if (!head && buf === spill) {
-          spilled.push(Buffer.from(spill.subarray(0, n)));
           remaining -= n;
           onBytes(n);
-          if (!waiting) wait(Promise.resolve());
-          return false;
+          if (waiting) spilled.push(Buffer.from(spill.subarray(0, n)));
+          else copyIn(spill.subarray(0, n)); // the first read after a resume: the ring has room
+          return !settled && !waiting;
         }
         if (!head) {
           body(n);
