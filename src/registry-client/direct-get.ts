@@ -130,10 +130,11 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
       callback: (n: number, buf: Uint8Array): boolean => {
         if (settled) return false;
         if (!head && buf === spill) {
-          remaining -= n;
-          onBytes(n);
-          if (waiting) spilled.push(Buffer.from(spill.subarray(0, n)));
-          else copyIn(spill.subarray(0, n)); // the first read after a resume: the ring has room
+          const take = Math.min(n, remaining); // the spill is not cut to the length wanted
+          remaining -= take;
+          onBytes(take);
+          if (waiting) spilled.push(Buffer.from(spill.subarray(0, take)));
+          else copyIn(spill.subarray(0, take)); // the first read after a resume: the ring has room
           return !settled && !waiting;
         }
         if (!head) {
