@@ -227,8 +227,9 @@ export class LocalStore {
   private endLease(lease: Lease): void {
     lease.cleanup();
     // Blobs this operation brought in that no image came to reference (it failed, or the
-    // source carried extra files) go now rather than waiting for a prune.
-    this.write(() => {
+    // source carried extra files) go now rather than waiting for a prune. Only blobs no image
+    // names go, so index.json (the images) stays as it is: no rewrite (and its two fsyncs).
+    this.update(() => {
       const mine = this.db
         .prepare("SELECT digest FROM lease_blobs WHERE lease_id = ?")
         .pluck()
