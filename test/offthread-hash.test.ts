@@ -22,27 +22,29 @@ test("a hash on a worker thread gives node's digest for any chunking, beyond the
   assert.equal(await empty.digest(), createHash("sha256").digest("hex"));
 });
 
-test("with a file, the worker hashes the bytes already there, then appends what it is given, by copy or in place", async () => {
-  const dir = tempDir("offthread-file");
-  const data = randomBytes(21 << 20);
-  const path = join(dir, "partial");
-  const have = 5_000_123;
-  fs.writeFileSync(path, data.subarray(0, have));
-  const hash = new OffThreadHash("sha256", { path, have });
-  let at = have;
-  // half the rest written in place, as a socket reading into the ring does, half copied in
-  while (at < have + 8_000_000) {
-    const region = hash.region(Math.min(300_000, data.length - at));
-    const n = data.copy(region, 0, at, at + region.length);
-    at += n;
-    await hash.filled(n);
-  }
-  await hash.update(data.subarray(at));
-  const { hex, written } = await hash.finish();
-  assert.equal(hex, createHash("sha256").update(data).digest("hex"));
-  assert.equal(written, data.length);
-  assert.ok(fs.readFileSync(path).equals(data));
-});
+for (const producerWrites of [false, true]) {
+  test(`with a file, the worker hashes the bytes already there, then ${producerWrites ? "this thread" : "the worker"} appends what it is given, by copy or in place`, async () => {
+    const dir = tempDir("offthread-file");
+    const data = randomBytes(21 << 20);
+    const path = join(dir, "partial");
+    const have = 5_000_123;
+    fs.writeFileSync(path, data.subarray(0, have));
+    const hash = new OffThreadHash("sha256", { path, have, producerWrites });
+    let at = have;
+    // half the rest written in place, as a socket reading into the ring does, half copied in
+    while (at < have + 8_000_000) {
+      const region = hash.region(Math.min(300_000, data.length - at));
+      const n = data.copy(region, 0, at, at + region.length);
+      at += n;
+      await hash.filled(n);
+    }
+    await hash.update(data.subarray(at));
+    const { hex, written } = await hash.finish();
+    assert.equal(hex, createHash("sha256").update(data).digest("hex"));
+    assert.equal(written, data.length);
+    assert.ok(fs.readFileSync(path).equals(data));
+  });
+}
 
 test("a file the worker cannot open is one STORE error, not a hang", async () => {
   const hash = new OffThreadHash("sha256", { path: "/nonexistent/dir/partial", have: 0 });

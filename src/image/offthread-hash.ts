@@ -17,14 +17,16 @@ import { type Hasher, nodeHasher } from "../oci/verify.js";
  * each: 127 ms per 500 MiB.) (Transferring a fresh ArrayBuffer per batch was tried first: allocating and faulting
  * in those pages cost the main thread 215 ms per 265 MB, as much as the hash itself; the
  * reused ring costs ~30 ms. Slots of 4 MiB were slower than 1 MiB ones: 1.1 s against 0.5 s
- * for 524 MB read from a socket, hashed and written.) A worker takes ~10 ms to start, so this
- * is for blobs of tens of MB and more.
+ * for 524 MB read from a socket, hashed and written.) A worker takes ~22 ms to come up, so this
+ * is for blobs of tens of MB and more, and a pull starts one early (warmHashWorker).
  */
 const SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
-const { algorithm, ring, slots, slotSize, file } = workerData;
-const hash = require("node:crypto").createHash(algorithm);
+const crypto = require("node:crypto");
+// started ahead of need (warmHashWorker), it waits for its ring
+parentPort.once("message", ({ algorithm, ring, slots, slotSize, file }) => {
+const hash = crypto.createHash(algorithm);
 const data = new Uint8Array(ring, 0, slots * slotSize);
 const busy = new Int32Array(ring, slots * slotSize, slots);
 const lengths = new Int32Array(ring, slots * slotSize + slots * 4, slots);
@@ -62,10 +64,10 @@ for (let taken = 0; ; taken++) {
     if (!failed) {
       const view = data.subarray(slot * slotSize, slot * slotSize + length);
       hash.update(view);
-      if (fd >= 0) {
+      if (fd >= 0 && !file.producerWrites) {
         for (let o = 0; o < length; ) o += fs.writeSync(fd, view, o, length - o, written + o);
-        written += length;
       }
+      written += length;
     }
   } catch (err) {
     fail(err);
@@ -75,6 +77,7 @@ for (let taken = 0; ; taken++) {
 }
 if (fd >= 0) fs.closeSync(fd);
 if (!failed) parentPort.postMessage({ hex: hash.digest("hex"), written });
+});
 `;
 /** Atomics.waitAsync (V8 has it since Node 16; TypeScript's es2022 lib does not list it). */
 const waitAsync = (
@@ -90,6 +93,33 @@ const waitAsync = (
 const SLOT = 1 << 20;
 const SLOTS = 16;
 const ANNOUNCE_EVERY = 4;
+
+function startWorker(): Worker {
+  return new Worker(SOURCE, { eval: true });
+}
+
+let spare: Worker | undefined;
+
+/**
+ * Starts a hash worker ahead of need, for the next OffThreadHash to take. A worker takes ~22 ms
+ * to come up here: started when the first large block is asked for, the socket filled the
+ * ring in ~16 ms and then waited for it. A pull starts one as soon as its manifest names a
+ * large layer. Unused, it does not keep the process alive.
+ */
+export function warmHashWorker(): void {
+  if (spare) return;
+  spare = startWorker();
+  spare.unref();
+  spare.on("error", () => {
+    spare = undefined;
+  });
+}
+
+function takeSpare(): Worker | undefined {
+  const w = spare;
+  spare = undefined;
+  return w;
+}
 
 /** Above this many bytes a copy is hashed on a worker thread. */
 export const OFFTHREAD_HASH_MIN = 32 << 20;
@@ -110,23 +140,31 @@ export class OffThreadHash implements Hasher, HashedFile {
   private slot = 0;
   private used = 0;
   private unannounced = 0;
+  /** With producerWrites: the file, and where the next slot goes in it. */
+  private readonly fd: number | undefined;
+  private position = 0;
+  private fileClosed = false;
   private failure: Error | undefined;
   private answer: Promise<{ hex: string; written: number }>;
 
   /**
-   * With `file`, the worker also writes every byte to `file.path` after its first `file.have`
-   * bytes, which it hashes first (a download resumed from a partial file).
+   * With `file`, every byte is also written to `file.path` after its first `file.have` bytes,
+   * which the worker hashes first (a download resumed from a partial file). The worker writes
+   * them, or with `producerWrites` this thread does, as it hands each slot over.
    */
-  constructor(algorithm: DigestAlgorithm, file?: { path: string; have: number }) {
+  constructor(algorithm: DigestAlgorithm, file?: { path: string; have: number; producerWrites?: boolean }) {
+    if (file?.producerWrites) {
+      this.fd = fs.openSync(file.path, "r+");
+      this.position = file.have;
+    }
     const ring = new SharedArrayBuffer(SLOTS * SLOT + SLOTS * 8 + 4);
     this.slots = Array.from({ length: SLOTS }, (_, i) => Buffer.from(ring, i * SLOT, SLOT));
     this.busy = new Int32Array(ring, SLOTS * SLOT, SLOTS);
     this.lengths = new Int32Array(ring, SLOTS * SLOT + SLOTS * 4, SLOTS);
     this.posted = new Int32Array(ring, SLOTS * SLOT + SLOTS * 8, 1);
-    this.worker = new Worker(SOURCE, {
-      eval: true,
-      workerData: { algorithm, ring, slots: SLOTS, slotSize: SLOT, file },
-    });
+    this.worker = takeSpare() ?? startWorker();
+    this.worker.ref();
+    this.worker.postMessage({ algorithm, ring, slots: SLOTS, slotSize: SLOT, file });
     this.answer = new Promise((resolve, reject) => {
       this.worker.on("message", (m: WorkerAnswer) => {
         if ("hex" in m) resolve(m);
@@ -202,6 +240,16 @@ export class OffThreadHash implements Hasher, HashedFile {
 
   /** Gives the current slot to the worker: `length` bytes, or the end (-1). */
   private hand(length: number): void {
+    if (this.fd !== undefined && length > 0) {
+      const slot = this.slots[this.slot] as Buffer;
+      try {
+        for (let o = 0; o < length; ) o += fs.writeSync(this.fd, slot, o, length - o, this.position + o);
+      } catch (err) {
+        this.failure = new BerthError("STORE", `writing the download: ${(err as Error).message}`);
+        throw this.failure;
+      }
+      this.position += length;
+    }
     Atomics.store(this.busy, this.slot, 1);
     this.lengths[this.slot] = length;
     Atomics.add(this.posted, 0, 1);
@@ -247,15 +295,24 @@ export class OffThreadHash implements Hasher, HashedFile {
       this.post();
       await this.free(); // the end marker takes a slot too
       this.hand(-1);
-      return await this.answer;
+      const answer = await this.answer;
+      return this.fd === undefined ? answer : { hex: answer.hex, written: this.position };
     } finally {
+      this.closeFile();
       await this.worker.terminate();
     }
   }
 
   /** Stops the worker without a digest (the copy failed); settles once it has stopped writing. */
   async dispose(): Promise<void> {
+    this.closeFile();
     await this.worker.terminate();
+  }
+
+  private closeFile(): void {
+    if (this.fd === undefined || this.fileClosed) return;
+    this.fileClosed = true;
+    fs.closeSync(this.fd);
   }
 }
 

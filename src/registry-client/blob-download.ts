@@ -104,7 +104,9 @@ export async function downloadLayer(opts: DownloadOptions): Promise<Downloaded> 
  */
 async function downloadDirect(claimed: string, have: number, opts: DownloadOptions): Promise<Downloaded | undefined> {
   const algorithm = digestAlgorithm(opts.digest);
-  const sink = new OffThreadHash(algorithm, { path: claimed, have });
+  // this thread writes each slot as it hands it over (the socket leaves it time; the worker,
+  // which hashes, is the slower of the two): words pull 413 -> 397 ms, 10 pairs
+  const sink = new OffThreadHash(algorithm, { path: claimed, have, producerWrites: true });
   let pos = have;
   let failures = 0;
   let finished = false;

@@ -1,4 +1,5 @@
 import { ingestLayer } from "../image/layer-ingest.js";
+import { OFFTHREAD_HASH_MIN, warmHashWorker } from "../image/offthread-hash.js";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { isIndexMediaType, isManifestMediaType, layerCompression } from "../oci/media-types.js";
@@ -116,6 +117,15 @@ async function pullOne(
     );
   }
   const manifest = parseJson(manifestSchema, image.bytes, `image manifest ${image.digest}`);
+  // a large compressed layer to fetch is hashed on a worker (blob-download.ts): start it now,
+  // while the config comes, rather than when the layer's first bytes do
+  if (
+    manifest.layers.some(
+      (l) =>
+        l.size >= OFFTHREAD_HASH_MIN && layerCompression(l.mediaType) !== "none" && !store.hasBlob(l.digest as Digest),
+    )
+  )
+    warmHashWorker();
   const previous = ref.tag ? tryResolve(store, formatReference(ref))?.image.id : undefined;
 
   return store.withLease(async (lease) => {
