@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createWriteStream, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../test/helpers.js";
 import { type LayerEntry, writeLayer } from "../image/layer-writer.js";
 import { LocalStore } from "../store/local-store.js";
 import { adviseOnSize, layerFiles, layerFindings, storedLayerFindings } from "./advice.js";
 
 async function layer(entries: LayerEntry[]): Promise<string> {
-  const path = join(mkdtempSync(join(tmpdir(), "berth-advice-")), "layer.tar");
+  const path = join(tempDir("advice"), "layer.tar");
   await writeLayer(entries, createWriteStream(path));
   return path;
 }
@@ -47,7 +47,7 @@ test("package caches, build tools and an oversized context are reported; a clean
 
 test("a stored layer's findings are read once and remembered by digest", async () => {
   const path = await layer([file("var/lib/apt/lists/x", 100_000), file("usr/bin/make", 5)]);
-  const store = LocalStore.open(join(mkdtempSync(join(tmpdir(), "berth-advice-store-")), "root"));
+  const store = LocalStore.open(join(tempDir("advice-store"), "root"));
   try {
     store.withLeaseSync((lease) => {
       // inside the lease: the blob belongs to no image, so the lease's end removes it

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../test/helpers.js";
 import type { Digest } from "../oci/digest.js";
 import type { BlobStorage } from "./blob-storage.js";
 import { FsBlobStorage } from "./fs-blob-storage.js";
@@ -15,7 +14,7 @@ import { SqliteMetadata } from "./sqlite-metadata.js";
  * implementation (the filesystem and SQLite today; S3 and PostgreSQL must pass the same).
  */
 const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}` as Digest;
-const temp = () => fs.mkdtempSync(join(tmpdir(), "berth-contract-"));
+const temp = () => tempDir("contract");
 async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
 }

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
+import { tempDir } from "../../test/helpers.js";
 import { sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { LocalStore } from "./local-store.js";
 
 function freshStore(): LocalStore {
-  return LocalStore.open(fs.mkdtempSync(join(tmpdir(), "berth-store-")));
+  return LocalStore.open(tempDir("store"));
 }
 
 test("the root is an OCI image layout from the start", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../../test/helpers.js";
 import { SqliteTenancyStore } from "./sqlite-tenancy-store.js";
 import type { CredentialRecord, TenancyStore } from "./tenancy-store.js";
 
@@ -110,7 +110,7 @@ function contract(name: string, open: () => { store: TenancyStore; done: () => P
 }
 
 contract("sqlite", () => {
-  const root = fs.mkdtempSync(join(tmpdir(), "berth-tenancy-store-"));
+  const root = tempDir("tenancy-store");
   const store = SqliteTenancyStore.open(root);
   return {
     store,

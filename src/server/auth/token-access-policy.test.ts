@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { tempDir } from "../../../test/helpers.js";
 import type { Principal } from "../access.js";
 import { TokenSigner } from "./jwt.js";
 import { parseCredentialScope } from "./tenancy-admin.js";
@@ -17,7 +17,7 @@ import { TokenAccessPolicy } from "./token-access-policy.js";
  * its decisions called directly. The real `berth serve` is in test/server-auth-*.test.ts.
  */
 
-const root = fs.mkdtempSync(join(tmpdir(), "berth-auth-policy-"));
+const root = tempDir("auth-policy");
 let policy: TokenAccessPolicy;
 let server: Server;
 let base = "";
@@ -191,7 +191,7 @@ test("tampered, expired, foreign, wrong-audience, wrong-issuer and alg:none toke
   const future = await signer.sign("alice", [], 60, { userCreatedAt, now: Date.now() + 3_600_000 });
   const otherAud = await TokenSigner.open(root, "berth", "another-registry").sign("alice", [], 60, { userCreatedAt });
   const otherIss = await TokenSigner.open(root, "someone", "berth-test").sign("alice", [], 60, { userCreatedAt });
-  const otherRoot = fs.mkdtempSync(join(tmpdir(), "berth-auth-other-"));
+  const otherRoot = tempDir("auth-other");
   const otherKey = await TokenSigner.open(otherRoot, "berth", "berth-test").sign("alice", [], 60, { userCreatedAt });
   const otherAccount = await signer.sign("alice", [], 60, { userCreatedAt: 1 });
   fs.rmSync(otherRoot, { recursive: true });
@@ -437,7 +437,7 @@ test("BERTH_ADMIN_PASSWORD makes the first admin only while there are no users",
   assert.equal(await again.store.user("admin2"), undefined);
   await again.close();
   // a registry with no users says how to make the first
-  const fresh = fs.mkdtempSync(join(tmpdir(), "berth-auth-fresh-"));
+  const fresh = tempDir("auth-fresh");
   const lines: string[] = [];
   const empty = await TokenAccessPolicy.open({
     root: fresh,
