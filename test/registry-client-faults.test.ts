@@ -4,14 +4,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
-import {
-  berthAsync,
-  Distribution,
-  ok,
-  type ProxyEntry,
-  proxiedDistribution,
-  randomImageArchive,
-} from "./registry-client-harness.js";
+import { berthAsync, ok, type ProxyEntry, proxiedDistribution, randomImageArchive } from "./registry-client-harness.js";
 
 /**
  * Faults: the registry killed (-9) in the middle of a push or a pull and started again on

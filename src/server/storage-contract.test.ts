@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { test } from "node:test";
 import { tempDir } from "../../test/helpers.js";
 import type { Digest } from "../oci/digest.js";

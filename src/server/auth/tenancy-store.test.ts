@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { tempDir } from "../../../test/helpers.js";
 import { SqliteTenancyStore } from "./sqlite-tenancy-store.js";
