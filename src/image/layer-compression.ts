@@ -1,12 +1,12 @@
 import { cpus } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
+// a namespace import: zlib.crc32 is node 20.15's, and a named import of it would fail to link before
 import * as zlib from "node:zlib";
-import { createGzip, gzip as gzipCallback } from "node:zlib";
 import type { Compression } from "../oci/media-types.js";
 import { igzip, igzipCompress, zstdCompress } from "./codecs.js";
 
-const gzipBlock = promisify(gzipCallback);
+const gzipBlock = promisify(zlib.gzip);
 
 /** zlib's default level: what docker, containerd and BuildKit write. Fixed, so output is deterministic. */
 export const GZIP_LEVEL = 6;
@@ -51,8 +51,8 @@ function head(block: Pieces, n: number): Buffer {
 
 /**
  * One member: a block whose first 128 KiB do not shrink at level 1 (random, or already
- * compressed, data) is stored (deflate's stored blocks) instead of spending time to gain nothing: zlib takes
- * ~5 s per 200 MiB of random bytes here, stored blocks take next to none (the same trick as
+ * compressed, data) is stored (deflate's stored blocks) instead of spending time to gain
+ * nothing: zlib takes ~5 s per 200 MiB of random bytes here, stored blocks take next to none (the same trick as
  * klauspost's compressor, which skopeo uses). The choice depends only on the bytes. Other
  * blocks go through igzip when it is installed, else zlib at level 6. zlib runs as a stream on
  * libuv's thread pool, with 1 MiB output pieces.
@@ -66,7 +66,7 @@ async function member(block: Pieces, size: number, level: number, program: strin
   if (program && chosen > 0) return compressPieces(igzipCompress(program, IGZIP_LEVEL, "a layer"), block);
   // zlib.crc32 is node 20.15's; before it, zlib writes the stored blocks
   if (chosen === 0 && typeof zlib.crc32 === "function") return storedMember(block, size, zlib.crc32);
-  return compressPieces(createGzip({ level: chosen, chunkSize: 1 << 20 }), block);
+  return compressPieces(zlib.createGzip({ level: chosen, chunkSize: 1 << 20 }), block);
 }
 
 /** Deflate's stored blocks hold at most this many bytes (RFC 1951 §3.2.4). */

@@ -13,12 +13,14 @@ import { type Hasher, nodeHasher } from "../oci/verify.js";
  * The bytes go through a ring of 1 MiB slots in shared memory: the producer fills a free slot
  * (copying into it, or letting the socket read straight into it: `region`/`filled`) and counts
  * it in a shared counter the worker sleeps on; the worker hashes it, appends it to the file
- * when there is one, and marks it free. (A message per slot cost the main thread ~0.25 ms
- * each: 127 ms per 500 MiB.) (Transferring a fresh ArrayBuffer per batch was tried first: allocating and faulting
- * in those pages cost the main thread 215 ms per 265 MB, as much as the hash itself; the
- * reused ring costs ~30 ms. Slots of 4 MiB were slower than 1 MiB ones: 1.1 s against 0.5 s
- * for 524 MB read from a socket, hashed and written.) A worker takes ~22 ms to come up, so this
- * is for blobs of tens of MB and more, and a pull starts one early (warmHashWorker).
+ * when there is one, and marks it free.
+ *
+ * Measured on the way here: a message per slot cost the main thread ~0.25 ms each (127 ms per
+ * 500 MiB); transferring a fresh ArrayBuffer per batch cost 215 ms per 265 MB in allocating and
+ * faulting in pages, as much as the hash itself, where the reused ring costs ~30 ms; slots of
+ * 4 MiB were slower than 1 MiB ones (1.1 s against 0.5 s for 524 MB read from a socket, hashed
+ * and written). A worker takes ~22 ms to come up, so this is for blobs of tens of MB and more,
+ * and a pull starts one early (warmHashWorker).
  */
 const SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -223,12 +225,10 @@ export class OffThreadHash implements Hasher, HashedFile {
     return this.free();
   }
 
-  /** Makes `region()` hold at least `n` bytes (at most a slot), handing over a part-filled slot if need be. */
-  async reserve(n: number): Promise<void> {
+  /** Undefined when `region()` may be written now; else a promise for when its slot is free. */
+  ready(): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    if (SLOT - this.used >= n) return;
-    this.post();
-    await this.free();
+    return this.free();
   }
 
   private post(): void {
@@ -327,8 +327,10 @@ export interface HashedFile {
 
 /** A HashedFile at `path` (created empty), for about `size` bytes. */
 export function hashedFile(algorithm: DigestAlgorithm, path: string, size: number | undefined): HashedFile {
-  fs.writeFileSync(path, "");
-  if (size !== undefined && size >= OFFTHREAD_HASH_MIN) return new OffThreadHash(algorithm, { path, have: 0 });
+  if (size !== undefined && size >= OFFTHREAD_HASH_MIN) {
+    fs.writeFileSync(path, ""); // the worker appends to it
+    return new OffThreadHash(algorithm, { path, have: 0 });
+  }
   const hash = createHash(algorithm);
   const fd = fs.openSync(path, "w");
   let written = 0;

@@ -38,16 +38,16 @@ export interface BodySink {
   region(max: number): Buffer;
   /** A promise when the sink is full for now: reading pauses until it settles. */
   filled(n: number): Promise<void> | undefined;
-  /** Makes `region` hold at least `n` bytes (the body bytes that arrive with the head). */
-  reserve(n: number): Promise<void>;
   /** Copies bytes in, waiting for room. */
   update(bytes: Uint8Array): Promise<void>;
+  /** Undefined when `region` may be written now; else a promise for when it may. */
+  ready(): Promise<void> | undefined;
 }
 
 /** "complete": all `length` bytes are in the sink. "declined": none were taken; ask through undici. */
 export type DirectOutcome = { kind: "complete" } | { kind: "declined"; why: string };
 
-/** What one read of the response head may take (body bytes with it included). */
+/** What one read of the response head, or one read while the sink is full, may take. */
 const SCRATCH = 16 << 10;
 /** The largest response head read before giving up on this path. */
 const HEAD_MAX = 64 << 10;
@@ -58,9 +58,12 @@ const HEAD_MAX = 64 << 10;
  * bytes received so far, in order.
  */
 export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: number) => void): Promise<DirectOutcome> {
-  await sink.reserve(SCRATCH + 1).catch((err: unknown) => {
+  // a connection that broke while waiting for a busy slot leaves the next one to wait for it
+  try {
+    await sink.ready();
+  } catch (err) {
     throw sinkError(err);
-  });
+  }
   return new Promise((resolve, reject) => {
     let remaining = req.length;
     let head: Buffer | undefined = Buffer.alloc(0);
@@ -92,18 +95,37 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
         else socket.resume();
       }).catch((err: unknown) => finish(sinkError(err)));
     };
-    /** Copies bytes that landed in `spill` into the ring (not waiting: its current slot is free). */
-    const copyIn = (bytes: Buffer) => {
+    /** The sink takes `n` bytes written into its region: a promise when it is full for now. */
+    const fill = (n: number): Promise<void> | undefined => {
+      try {
+        return sink.filled(n);
+      } catch (err) {
+        finish(sinkError(err));
+        return undefined;
+      }
+    };
+    /** A read straight into the sink's region. */
+    const body = (n: number) => {
+      remaining -= n;
+      onBytes(n);
+      const full = fill(n);
+      if (settled) return;
+      if (remaining === 0) finish(undefined, { kind: "complete" });
+      else if (full) wait(full);
+    };
+    /** Bytes read elsewhere (into `spill`, or with the head): into the ring now, or once it has room. */
+    const accept = (bytes: Buffer) => {
+      remaining -= bytes.length;
+      onBytes(bytes.length);
+      if (waiting) {
+        spilled.push(Buffer.from(bytes));
+        return;
+      }
       for (let at = 0; at < bytes.length; ) {
         const k = bytes.copy(sink.region(bytes.length - at), 0, at);
         at += k;
-        let full: Promise<void> | undefined;
-        try {
-          full = sink.filled(k);
-        } catch (err) {
-          finish(sinkError(err));
-          return;
-        }
+        const full = fill(k);
+        if (settled) return;
         if (full) {
           if (at < bytes.length) spilled.push(Buffer.from(bytes.subarray(at)));
           wait(full);
@@ -112,55 +134,31 @@ export async function directGet(req: DirectGet, sink: BodySink, onBytes: (n: num
       }
       if (remaining === 0) finish(undefined, { kind: "complete" });
     };
-    const body = (n: number) => {
-      remaining -= n;
-      onBytes(n);
-      let full: Promise<void> | undefined;
-      try {
-        full = sink.filled(n);
-      } catch (err) {
-        finish(sinkError(err));
+    const readHead = (bytes: Uint8Array) => {
+      head = Buffer.concat([head as Buffer, bytes]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (head.length > HEAD_MAX) finish(undefined, { kind: "declined", why: "a response head over 64 KiB" });
         return;
       }
-      if (remaining === 0) finish(undefined, { kind: "complete" });
-      else if (full) wait(full);
+      const why = unusable(head.subarray(0, end).toString("latin1"), req);
+      if (why) {
+        finish(undefined, { kind: "declined", why });
+        return;
+      }
+      const first = head.subarray(end + 4, end + 4 + remaining);
+      head = undefined;
+      if (first.length > 0) accept(first);
     };
     const onread = {
       buffer: () => (head ? scratch : waiting ? spill : sink.region(remaining)),
       callback: (n: number, buf: Uint8Array): boolean => {
         if (settled) return false;
-        if (!head && buf === spill) {
-          const take = Math.min(n, remaining); // the spill is not cut to the length wanted
-          remaining -= take;
-          onBytes(take);
-          if (waiting) spilled.push(Buffer.from(spill.subarray(0, take)));
-          else copyIn(spill.subarray(0, take)); // the first read after a resume: the ring has room
-          return !settled && !waiting;
-        }
-        if (!head) {
-          body(n);
-          return !settled && !waiting;
-        }
-        head = Buffer.concat([head, buf.subarray(0, n)]);
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) {
-          if (head.length > HEAD_MAX) finish(undefined, { kind: "declined", why: "a response head over 64 KiB" });
-          return !settled;
-        }
-        const why = unusable(head.subarray(0, end).toString("latin1"), req);
-        if (why) {
-          finish(undefined, { kind: "declined", why });
-          return false;
-        }
-        // fits: the sink was made to hold a whole scratch read before connecting (and the
-        // next read's buffer is taken from the sink as soon as this returns, so no waiting here)
-        const first = head.subarray(end + 4, end + 4 + remaining);
-        head = undefined;
-        if (first.length > 0) {
-          first.copy(sink.region(remaining));
-          body(first.length);
-        }
-        return !settled;
+        // the spill is not cut to the length wanted, as the ring's region is
+        if (!head && buf === spill) accept(spill.subarray(0, Math.min(n, remaining)));
+        else if (!head) body(n);
+        else readHead(buf.subarray(0, n));
+        return !settled && !waiting;
       },
     };
     const host = req.url.hostname.replace(/^\[|\]$/g, "");

@@ -144,8 +144,7 @@ export class RegistryClient {
           idempotent: opts.idempotent ?? (opts.method === "GET" || opts.method === "HEAD"),
         });
       } catch (err) {
-        if (err instanceof BerthError) throw err;
-        throw Object.assign(networkError(this.host, err), { transient: isTransientNetworkError(err) });
+        throw this.networkFailure(err);
       }
     };
     // A different host (a CDN a blob redirected to) gets no credentials of ours.
@@ -303,9 +302,17 @@ export class RegistryClient {
         onBytes,
       );
     } catch (err) {
-      if (err instanceof BerthError) throw err;
-      throw Object.assign(networkError(this.host, err), { transient: isTransientNetworkError(err) });
+      throw this.networkFailure(err);
     }
+  }
+
+  /**
+   * A request's failure as callers see it: berth's own errors as they are, anything else as one
+   * line naming the registry, marked transient when a retry may help.
+   */
+  private networkFailure(err: unknown): Error {
+    if (err instanceof BerthError) return err;
+    return Object.assign(networkError(this.host, err), { transient: isTransientNetworkError(err) });
   }
 
   /** Every tag of a repository, following the `Link` header's pages (spec §Listing tags). */

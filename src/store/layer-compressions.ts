@@ -21,7 +21,7 @@ export function findCompressedLayer(
     .prepare("SELECT digest, size FROM layer_compressions WHERE diff_id = ? AND compression = ?")
     .get(diffId, compression) as { digest: string; size: number } | undefined;
   // a copy whose file is not the recorded size (cut short on a full disk) is made anew
-  if (!row || blobSizeOrUndefined(store, row.digest as Digest) !== row.size) return undefined;
+  if (!row || store.storedSize(row.digest as Digest) !== row.size) return undefined;
   return { digest: row.digest as Digest, size: row.size };
 }
 
@@ -40,12 +40,4 @@ export function recordCompressedLayer(
       .prepare("INSERT OR REPLACE INTO layer_compressions(diff_id, compression, digest, size) VALUES (?, ?, ?, ?)")
       .run(diffId, compression, layer.digest, layer.size);
   });
-}
-
-function blobSizeOrUndefined(store: LocalStore, digest: Digest): number | undefined {
-  try {
-    return store.blobSize(digest);
-  } catch {
-    return undefined;
-  }
 }

@@ -136,11 +136,15 @@ export class LocalStore {
   }
 
   blobSize(digest: Digest): number {
-    try {
-      return fs.statSync(this.blobPath(digest)).size;
-    } catch {
+    const size = this.storedSize(digest);
+    if (size === undefined)
       throw new BerthError("BLOB_UNKNOWN", `blob ${digest} is missing from the store at ${this.root}`);
-    }
+    return size;
+  }
+
+  /** The blob file's size, or undefined when there is none. */
+  storedSize(digest: Digest): number | undefined {
+    return sizeOf(this.blobPath(digest));
   }
 
   /** Reads a (small) blob and checks it against its digest. */
@@ -398,13 +402,10 @@ export class Lease {
 }
 
 /**
- * better-sqlite3 is a native addon, loaded on first use rather than at import: the CLI's
- * start-up snapshot (scripts/build.mjs) holds every JavaScript module but cannot hold an addon.
- */
-/**
- * better-sqlite3, with the path of its native addon when it can be resolved: given that, it
- * skips the `bindings` package's search for the addon (a stack trace and a dozen stats, ~3 ms
- * of every command).
+ * better-sqlite3, loaded on first use rather than at import (a command that opens no store
+ * never loads the native addon), with the path of its addon when it can be resolved: given
+ * that, it skips the `bindings` package's search for it (a stack trace and a dozen stats,
+ * ~3 ms of every command).
  */
 function loadSqlite(): { Sqlite: typeof Database; nativeBinding?: string } {
   const require = createRequire(import.meta.url);
