@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { igzip } from "../src/image/codecs.js";
-import { GZIP_LEVEL, parallelGzip } from "../src/image/layer-compression.js";
+import { GZIP_LEVEL, gzipFileInto, parallelGzip } from "../src/image/layer-compression.js";
+import { tempDir } from "./helpers.js";
 
 /** Push's gzip: parallel members, each stored when its start does not compress; igzip's when installed. */
 async function gz(input: Buffer, piece = 1 << 20, program: string | null | undefined = undefined): Promise<Buffer> {
@@ -57,5 +60,58 @@ test("stored members (berth's own framing) read back by zlib and gzip(1), the sa
     const byGzip = execFileSync("gzip", ["-dc"], { input: out, maxBuffer: 1 << 30 });
     assert.ok(byGzip.equals(input), `gzip -dc reads ${input.length} bytes back`);
     for (const piece of [65_535, 100_003]) assert.ok((await gz(input, piece)).equals(out), `pieces of ${piece}`);
+  }
+});
+
+test("gzipFileInto makes parallelGzip's bytes from the file, through igzip and zlib, whatever the sink's slot sizes", async () => {
+  const dir = tempDir("gzip-file-into");
+  // stored, compressed and stored members, and a tail smaller than the probe's sample
+  const input = Buffer.concat([randomBytes(33 << 20), text, text, randomBytes(65_535 * 3 + 1), text.subarray(0, 1000)]);
+  const path = join(dir, "layer.tar");
+  fs.writeFileSync(path, input);
+  for (const program of [igzip(), null]) {
+    const want = await gz(input, 1 << 20, program);
+    for (const slot of [1 << 20, 65_536 + 7]) {
+      const got: Buffer[] = [];
+      let current = Buffer.alloc(slot);
+      let used = 0;
+      const flush = () => {
+        got.push(Buffer.from(current.subarray(0, used)));
+        current = Buffer.alloc(slot);
+        used = 0;
+      };
+      let read = 0;
+      await gzipFileInto(
+        path,
+        input.length,
+        {
+          update: async (bytes) => {
+            for (let at = 0; at < bytes.length; ) {
+              const n = Math.min(bytes.length - at, slot - used);
+              current.set(bytes.subarray(at, at + n), used);
+              used += n;
+              at += n;
+              if (used === slot) flush();
+            }
+          },
+          region: (max) => current.subarray(used, Math.min(slot, used + max)),
+          filled: (n) => {
+            used += n;
+            if (used === slot) flush();
+            return undefined;
+          },
+        },
+        (n) => {
+          read += n;
+        },
+        2,
+        program,
+      );
+      flush();
+      assert.equal(read, input.length);
+      const out = Buffer.concat(got);
+      assert.equal(out.length, want.length, `${program ?? "zlib"}, slots of ${slot}`);
+      assert.ok(out.equals(want), `${program ?? "zlib"}, slots of ${slot}: the same bytes`);
+    }
   }
 });

@@ -56,3 +56,41 @@ test("a file the worker cannot open is one STORE error, not a hang", async () =>
     (err: Error & { code?: string }) => err.code === "STORE" && /nonexistent/.test(err.message),
   );
 });
+
+test("a slot lent to a consumer is not filled again until it is given back, and the consumer sees every byte in order", async () => {
+  const dir = tempDir("offthread-lend");
+  const data = randomBytes(40 << 20);
+  const path = join(dir, "copy");
+  fs.writeFileSync(path, "");
+  const seen: Buffer[] = [];
+  const held: (() => void)[] = [];
+  let maxHeld = 0;
+  const giveBackFirst = (n: number) => {
+    for (const g of held.splice(0, n)) g();
+  };
+  const hash = new OffThreadHash("sha256", { path, have: 0 }, (bytes, giveBack) => {
+    // keep a copy now: the slot must not change while it is held, checked when it is given back
+    const copy = Buffer.from(bytes);
+    seen.push(copy);
+    held.push(() => {
+      assert.ok(bytes.equals(copy), "a lent slot changed before it was given back");
+      giveBack();
+    });
+    maxHeld = Math.max(maxHeld, held.length);
+    // give back late and in bursts, as a slow socket would
+    if (held.length >= 12) setTimeout(() => giveBackFirst(8), 5);
+  });
+  const drain = setInterval(() => giveBackFirst(1), 20);
+  try {
+    for (let i = 0; i < data.length; i += 300_001) await hash.update(data.subarray(i, i + 300_001));
+    const { hex, written } = await hash.finish();
+    assert.equal(hex, createHash("sha256").update(data).digest("hex"));
+    assert.equal(written, data.length);
+  } finally {
+    clearInterval(drain);
+  }
+  giveBackFirst(held.length);
+  assert.ok(Buffer.concat(seen).equals(data), "the consumer saw the bytes in order");
+  assert.ok(fs.readFileSync(path).equals(data));
+  assert.ok(maxHeld <= 16, `at most the ring's 16 slots are lent (${maxHeld})`);
+});

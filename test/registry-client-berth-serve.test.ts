@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BERTH, berth, busyboxRootfsTar, tempDir } from "./helpers.js";
 import { berthAsync, CountingProxy, freePort, randomImageArchive } from "./registry-client-harness.js";
@@ -90,21 +90,46 @@ test("login, push and pull against berth serve with token auth", async () => {
   assert.match(anon.stderr, /(UNAUTHORIZED|DENIED|NAME_UNKNOWN)/);
 });
 
-test("a large layer of a private repository is read the direct way with the bearer token: one GET, answered 200", async (t) => {
+/** A 40 MiB one-layer image of alice's, loaded, logged in, behind a counting proxy to the registry. */
+async function aliceLargeImage(t: TestContext, name: string, gzip: boolean) {
   const proxy = await new CountingProxy(Number(host.split(":")[1])).listen();
   t.after(() => proxy.close());
-  const env = { DOCKER_CONFIG: join(work, "docker-config-direct") };
-  const dir = join(work, "direct");
+  const env = { DOCKER_CONFIG: join(work, `docker-config-${name}`) };
+  const dir = join(work, name);
   fs.mkdirSync(dir, { recursive: true });
-  const image = `${proxy.host}/alice/big:1`;
+  const image = `${proxy.host}/alice/${name}:1`;
   const root = join(dir, "root");
-  const archive = await randomImageArchive(dir, { name: image, layers: 1, layerBytes: 40 << 20, gzip: true });
+  const archive = await randomImageArchive(dir, { name: image, layers: 1, layerBytes: 40 << 20, gzip });
   assert.equal(berth(root, ["load", "-i", archive]).code, 0);
   const login = await berthAsync(root, ["login", "-u", "alice", "--password-stdin", proxy.host], {
     env,
     input: "alice-pass-456\n",
   });
   assert.equal(login.code, 0, login.stderr);
+  return { proxy, env, dir, image, root };
+}
+
+test("a large plain layer is pushed to a private repository by a lent PATCH with the bearer token, answered 202", async (t) => {
+  const { proxy, env, dir, image, root } = await aliceLargeImage(t, "plain-big", false);
+  const pushed = await berthAsync(root, ["push", image], { env });
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.deepEqual(
+    proxy.log.filter((e) => e.method === "PATCH").map((e) => [e.status, e.connection]),
+    [[202, "close"]],
+    JSON.stringify(proxy.log),
+  );
+  const pulled = await berthAsync(join(dir, "pull-root"), ["pull", image], { env });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const ids = [root, join(dir, "pull-root")].map(
+    (r) => JSON.parse(berth(r, ["inspect", "--format", "{{json .Id}}", image]).stdout) as string,
+  );
+  assert.equal(ids[0], ids[1]);
+  const listed = berth(join(dir, "pull-root"), ["images"]);
+  assert.equal(listed.stderr, "", "the pulled layer inflates to its diffID");
+});
+
+test("a large layer of a private repository is read the direct way with the bearer token: one GET, answered 200", async (t) => {
+  const { proxy, env, dir, image, root } = await aliceLargeImage(t, "big", true);
   const pushed = await berthAsync(root, ["push", image], { env });
   assert.equal(pushed.code, 0, pushed.stderr);
   proxy.log.length = 0;

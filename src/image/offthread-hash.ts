@@ -131,6 +131,9 @@ export function hasherFor(size: number | undefined): (algorithm: DigestAlgorithm
   return size !== undefined && size >= OFFTHREAD_HASH_MIN ? (alg) => new OffThreadHash(alg) : nodeHasher;
 }
 
+/** Takes a slot's bytes; calls `giveBack` once it no longer reads them. */
+export type Lend = (bytes: Buffer, giveBack: () => void) => void;
+
 type WorkerAnswer = { hex: string; written: number } | { error: string };
 
 export class OffThreadHash implements Hasher, HashedFile {
@@ -148,13 +151,27 @@ export class OffThreadHash implements Hasher, HashedFile {
   private fileClosed = false;
   private failure: Error | undefined;
   private answer: Promise<{ hex: string; written: number }>;
+  /** With `lend`: slots the consumer still holds, and what to wake when one is given back. */
+  private readonly lent = new Uint8Array(SLOTS);
+  private returned: (() => void) | undefined;
+  private readonly lend: Lend | undefined;
 
   /**
    * With `file`, every byte is also written to `file.path` after its first `file.have` bytes,
    * which the worker hashes first (a download resumed from a partial file). The worker writes
    * them, or with `producerWrites` this thread does, as it hands each slot over.
+   *
+   * With `lend`, each slot handed to the worker is also lent to a consumer (a socket sending
+   * the same bytes), and is not filled again until both the worker is done with it and the
+   * consumer has given it back: the bytes go to the file, the hash and the network from one
+   * copy in memory.
    */
-  constructor(algorithm: DigestAlgorithm, file?: { path: string; have: number; producerWrites?: boolean }) {
+  constructor(
+    algorithm: DigestAlgorithm,
+    file?: { path: string; have: number; producerWrites?: boolean },
+    lend?: Lend,
+  ) {
+    this.lend = lend;
     if (file?.producerWrites) {
       this.fd = fs.openSync(file.path, "r+");
       this.position = file.have;
@@ -190,6 +207,9 @@ export class OffThreadHash implements Hasher, HashedFile {
   /** A producer waiting for a slot the dead worker will never free sees the failure. */
   private wakeAll(): void {
     for (let i = 0; i < SLOTS; i++) Atomics.notify(this.busy, i);
+    const wake = this.returned;
+    this.returned = undefined;
+    wake?.();
   }
 
   async update(chunk: Uint8Array): Promise<void> {
@@ -253,6 +273,16 @@ export class OffThreadHash implements Hasher, HashedFile {
     Atomics.store(this.busy, this.slot, 1);
     this.lengths[this.slot] = length;
     Atomics.add(this.posted, 0, 1);
+    if (this.lend && length > 0) {
+      const slot = this.slot;
+      this.lent[slot] = 1;
+      this.lend((this.slots[slot] as Buffer).subarray(0, length), () => {
+        this.lent[slot] = 0;
+        const wake = this.returned;
+        this.returned = undefined;
+        wake?.();
+      });
+    }
     if (length < 0 || ++this.unannounced >= ANNOUNCE_EVERY) this.announce();
   }
 
@@ -267,13 +297,19 @@ export class OffThreadHash implements Hasher, HashedFile {
 
   /** Undefined when the current slot is free; else a promise for when it is. */
   private free(): Promise<void> | undefined {
-    if (Atomics.load(this.busy, this.slot) !== 1) return undefined;
+    if (Atomics.load(this.busy, this.slot) !== 1 && this.lent[this.slot] === 0) return undefined;
     this.announce();
     return (async () => {
       while (Atomics.load(this.busy, this.slot) === 1) {
         if (this.failure) throw this.failure;
         const wait = waitAsync(this.busy, this.slot, 1, 1000);
         if (wait.async) await wait.value;
+      }
+      while (this.lent[this.slot] === 1) {
+        if (this.failure) throw this.failure;
+        await new Promise<void>((resolve) => {
+          this.returned = resolve;
+        });
       }
     })();
   }

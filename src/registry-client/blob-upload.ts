@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { pullScope, pushScope, type RegistryClient } from "./registry-client.js";
-import { RegistryError, registryError } from "./registry-error.js";
+import { RegistryError, registryError, registryErrorOf } from "./registry-error.js";
 import { type HttpResponse, header, isTransientNetworkError } from "./transport.js";
 
 export interface UploadOptions {
@@ -153,7 +153,7 @@ function rangeEnd(res: HttpResponse): number {
 }
 
 /** The upload's next location: the one the registry sent, resolved against the previous, or the previous. */
-function nextLocation(client: RegistryClient, res: HttpResponse, previous: string): string {
+function nextLocation(client: RegistryClient, res: Pick<HttpResponse, "headers">, previous: string): string {
   const loc = header(res.headers, "location");
   return loc ? client.url(new URL(loc, client.url(previous))).toString() : previous;
 }
@@ -280,13 +280,7 @@ export interface StreamedUploadOptions {
  */
 export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Digest> {
   const { client, repo } = opts;
-  await client.ping(); // the base URL (https, or http where allowed) is known only after it
-  const start = client.url(`${repo}/blobs/uploads/`);
-  const posted = await client.request({ method: "POST", path: start, scopes: [pushScope(repo)], idempotent: true });
-  if (posted.status !== 202 || !header(posted.headers, "location"))
-    throw await registryError(posted, `starting the upload of ${opts.what}`);
-  await posted.body.dump().catch(() => undefined);
-  const location = nextLocation(client, posted, start.toString());
+  const location = await beginUpload(client, repo, opts.what);
   let sent = false;
   const patched = await client.request({
     method: "PATCH",
@@ -305,5 +299,49 @@ export async function uploadStreamed(opts: StreamedUploadOptions): Promise<Diges
   await patched.body.dump().catch(() => undefined);
   const digest = await opts.digest();
   await finish(client, repo, digest, nextLocation(client, patched, location), digest);
+  return digest;
+}
+
+/** POST (spec §Streamed upload): where the upload's PATCH goes. */
+async function beginUpload(client: RegistryClient, repo: string, what: string): Promise<string> {
+  await client.ping(); // the base URL (https, or http where allowed) is known only after it
+  const start = client.url(`${repo}/blobs/uploads/`);
+  const posted = await client.request({ method: "POST", path: start, scopes: [pushScope(repo)], idempotent: true });
+  if (posted.status !== 202 || !header(posted.headers, "location"))
+    throw await registryError(posted, `starting the upload of ${what}`);
+  await posted.body.dump().catch(() => undefined);
+  return nextLocation(client, posted, start.toString());
+}
+
+export interface LentUploadOptions {
+  client: RegistryClient;
+  repo: string;
+  /**
+   * Makes the blob, handing each piece of it to `lend` (which gives it back once sent), and
+   * resolves with its digest once every piece has been handed over.
+   */
+  produce: (lend: (bytes: Buffer, giveBack: () => void) => void) => Promise<Digest>;
+  what: string;
+}
+
+/**
+ * uploadStreamed's requests, with the PATCH written from lent memory (direct-upload.ts).
+ * Undefined when the registry puts the upload on another host: the caller streams it instead.
+ */
+export async function uploadLent(opts: LentUploadOptions): Promise<Digest | undefined> {
+  const { client, repo } = opts;
+  const location = await beginUpload(client, repo, opts.what);
+  const sender = await client.patchSender(new URL(location), repo);
+  if (!sender) return undefined;
+  let digest: Digest;
+  try {
+    digest = await opts.produce(sender.send);
+  } catch (err) {
+    sender.abort();
+    throw err;
+  }
+  const answer = await sender.end();
+  if (answer.status !== 202) throw registryErrorOf(answer.status, answer.text, `uploading ${opts.what}`);
+  await finish(client, repo, digest, nextLocation(client, answer, location), digest);
   return digest;
 }

@@ -9,6 +9,7 @@ import { MediaType } from "../oci/media-types.js";
 import { RegistryAuth } from "./auth.js";
 import type { Credential } from "./credentials.js";
 import { type BodySink, type DirectOutcome, directGet } from "./direct-get.js";
+import { directPatch, type PatchSender } from "./direct-upload.js";
 import { apiHost, isLoopback, isNamedInsecure, type RegistryConfig } from "./registry-config.js";
 import { RegistryError, registryError } from "./registry-error.js";
 import {
@@ -304,6 +305,28 @@ export class RegistryClient {
     } catch (err) {
       throw this.networkFailure(err);
     }
+  }
+
+  /**
+   * The PATCH of an upload at `location`, its body sent from lent memory (direct-upload.ts);
+   * undefined when the location is on another host or scheme (then undici's path, which
+   * follows whatever the registry asks).
+   */
+  async patchSender(location: URL, repo: string): Promise<PatchSender | undefined> {
+    await this.ping();
+    if (location.host !== this.baseUrl.host || location.protocol !== this.baseUrl.protocol) return undefined;
+    const authorization = await this.auth.authorization(this.auth.widen([pushScope(repo)]));
+    const sender = directPatch({
+      url: location,
+      headers: { "user-agent": USER_AGENT, ...(authorization ? { authorization } : {}) },
+      tls: location.protocol === "https:" ? this.transport.tlsOptions(location) : undefined,
+      timeoutMs: 300_000,
+    });
+    return {
+      send: sender.send,
+      abort: sender.abort,
+      end: () => sender.end().catch((err: unknown) => Promise.reject(this.networkFailure(err))),
+    };
   }
 
   /**

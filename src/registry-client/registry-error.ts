@@ -44,7 +44,12 @@ export async function registryError(res: HttpResponse, what: string): Promise<Re
     // a body cut short still leaves the status to report
   }
   res.body.destroy();
-  let code = codeForStatus(res.status);
+  return registryErrorOf(res.status, text, what);
+}
+
+/** A RegistryError from an error response's status and body text. */
+export function registryErrorOf(status: number, text: string, what: string): RegistryError {
+  let code = codeForStatus(status);
   let message = "";
   try {
     const parsed = errorBodySchema.safeParse(JSON.parse(text));
@@ -57,5 +62,5 @@ export async function registryError(res: HttpResponse, what: string): Promise<Re
     // not JSON: keep the status's code
   }
   const oneLine = message.replace(/\s+/g, " ").trim().slice(0, 200);
-  return new RegistryError(res.status, code, `${what}: ${code}${oneLine ? `: ${oneLine}` : ""} (HTTP ${res.status})`);
+  return new RegistryError(status, code, `${what}: ${code}${oneLine ? `: ${oneLine}` : ""} (HTTP ${status})`);
 }

@@ -2,14 +2,15 @@ import * as fs from "node:fs";
 import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inflater } from "../image/codecs.js";
-import { compressor } from "../image/layer-compression.js";
-import { hashedFile } from "../image/offthread-hash.js";
+import { canGzipFileInto, compressor, gzipFileInto } from "../image/layer-compression.js";
+import { hashedFile, OFFTHREAD_HASH_MIN, OffThreadHash } from "../image/offthread-hash.js";
 import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";
 import type { Descriptor } from "../oci/schema.js";
-import { retriableUpload, uploadStreamed } from "../registry-client/blob-upload.js";
+import { retriableUpload, uploadLent, uploadStreamed } from "../registry-client/blob-upload.js";
 import type { RegistryClient } from "../registry-client/registry-client.js";
+import { RegistryError } from "../registry-client/registry-error.js";
 import { findCompressedLayer, recordCompressedLayer } from "../store/layer-compressions.js";
 import type { Lease, LocalStore } from "../store/local-store.js";
 import type { StoredImage } from "./stored-image.js";
@@ -129,71 +130,150 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
   const what = `layer ${plan.diffId} (${convert.to})`;
   for (let failures = 0; ; ) {
     const tmp = store.tempPath();
-    // a large layer's compressed bytes are hashed and written to the store on a worker thread
-    // (image/offthread-hash.ts): inline, the hash took ~0.4 s of the main thread's time per 500 MiB
-    const file = hashedFile("sha256", tmp, plan.stored.size);
-    let size = 0;
-    let body: Transform | undefined;
-    let finished = false;
     try {
-      const tee = new Transform({
-        highWaterMark: 1 << 20,
-        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-          size += chunk.length;
-          let waiting: Promise<void> | undefined;
-          try {
-            waiting = file.update(chunk);
-          } catch (err) {
-            cb(err as Error);
-            return;
-          }
-          if (waiting) waiting.then(() => cb(null, chunk), cb);
-          else cb(null, chunk);
-        },
-      });
-      const counter = new Transform({
-        highWaterMark: 1 << 20,
-        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-          opts.onBytes(chunk.length);
-          cb(null, chunk);
-        },
-      });
-      const stages: NodeJS.ReadWriteStream[] = [counter];
-      const inflate = inflater(convert.from, what);
-      if (inflate) stages.push(inflate);
-      stages.push(compressor(convert.to, what), tee);
-      body = pipeline([store.openBlob(plan.stored.digest), ...stages], () => undefined) as unknown as Transform;
-      const digest = await uploadStreamed({
-        client: opts.client,
-        repo: opts.repo,
-        body,
-        digest: async () => {
-          finished = true;
-          const { hex, written } = await file.finish();
-          // the hash saw every byte; the file must hold them all before it becomes the blob
-          if (written !== size)
-            throw new BerthError(
-              "STORE",
-              `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`,
-            );
-          return `sha256:${hex}` as Digest;
-        },
-        what,
-      });
-      opts.lease.adoptVerified(tmp, digest);
-      const layer = { digest, size };
-      recordCompressedLayer(store, plan.diffId, convert.to, layer);
-      return { ...plan.stored, mediaType: mediaTypeFor(plan), digest, size };
+      // A first try of a large plain layer to gzip goes from the file through shared memory to
+      // the socket (lentUpload); anything else, and every retry, through streams and undici.
+      const sent =
+        (failures === 0 &&
+          convert.from === "none" &&
+          convert.to === "gzip" &&
+          plan.stored.size >= OFFTHREAD_HASH_MIN &&
+          canGzipFileInto() &&
+          (await lentUpload(opts, tmp, what))) ||
+        (await streamedUpload(opts, convert, tmp, what));
+      opts.lease.adoptVerified(tmp, sent.digest);
+      recordCompressedLayer(store, plan.diffId, convert.to, sent);
+      return { ...plan.stored, mediaType: mediaTypeFor(plan), ...sent };
     } catch (err) {
-      if (!retriableUpload(err) || ++failures >= opts.attempts) throw err;
+      // a 401 on the lent PATCH: the stream path's requests get a new token
+      const refused = failures === 0 && err instanceof RegistryError && err.status === 401;
+      if (!refused && (!retriableUpload(err) || ++failures >= opts.attempts)) throw err;
+      if (refused) failures++;
       opts.onRestart();
       await sleep(opts.backoffMs * 2 ** (failures - 1));
     } finally {
-      // a failure before the body was read (the POST) leaves the file open and zstd running
-      body?.destroy();
-      if (!finished) await file.dispose();
       fs.rmSync(tmp, { force: true });
     }
+  }
+}
+
+interface Sent {
+  digest: Digest;
+  size: number;
+}
+
+/** The hash worker's count of the bytes it wrote must be the count made, before the file becomes the blob. */
+function checkWritten(what: string, written: number, size: number): void {
+  if (written !== size)
+    throw new BerthError("STORE", `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`);
+}
+
+/**
+ * The stored tar's gzip bytes made into the hash worker's ring (gzipFileInto), where the worker
+ * hashes them and writes the store's copy while the socket sends the same memory: no stream,
+ * no per-piece buffers. Undefined when the registry put the upload elsewhere.
+ */
+async function lentUpload(opts: CompressUpload, tmp: string, what: string): Promise<Sent | undefined> {
+  const { store, plan } = opts;
+  if (!store.hasBlob(plan.stored.digest)) return undefined; // the stream path says so
+  fs.writeFileSync(tmp, ""); // the worker appends to it
+  let size = 0;
+  let ring: OffThreadHash | undefined;
+  let finished = false;
+  try {
+    const digest = await uploadLent({
+      client: opts.client,
+      repo: opts.repo,
+      what,
+      produce: async (lend) => {
+        const r = new OffThreadHash("sha256", { path: tmp, have: 0 }, lend);
+        ring = r;
+        const sink = {
+          update: (bytes: Uint8Array) => {
+            size += bytes.length;
+            return r.update(bytes);
+          },
+          region: (max: number) => r.region(max),
+          filled: (n: number) => {
+            size += n;
+            return r.filled(n);
+          },
+        };
+        await gzipFileInto(store.blobPath(plan.stored.digest), plan.stored.size, sink, opts.onBytes);
+        finished = true;
+        const { hex, written } = await r.finish();
+        checkWritten(what, written, size);
+        return `sha256:${hex}` as Digest;
+      },
+    });
+    return digest ? { digest, size } : undefined;
+  } finally {
+    if (!finished) await ring?.dispose();
+  }
+}
+
+/**
+ * Compresses a stored layer while uploading it, in one pass: store file → (inflate) → compress
+ * → hash, a temp file in the store and the upload.
+ */
+async function streamedUpload(
+  opts: CompressUpload,
+  convert: { from: Compression; to: Compressed },
+  tmp: string,
+  what: string,
+): Promise<Sent> {
+  const { store, plan } = opts;
+  // a large layer's compressed bytes are hashed and written to the store on a worker thread
+  // (image/offthread-hash.ts): inline, the hash took ~0.4 s of the main thread's time per 500 MiB
+  const file = hashedFile("sha256", tmp, plan.stored.size);
+  let size = 0;
+  let body: Transform | undefined;
+  let finished = false;
+  try {
+    const tee = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        size += chunk.length;
+        let waiting: Promise<void> | undefined;
+        try {
+          waiting = file.update(chunk);
+        } catch (err) {
+          cb(err as Error);
+          return;
+        }
+        if (waiting) waiting.then(() => cb(null, chunk), cb);
+        else cb(null, chunk);
+      },
+    });
+    const counter = new Transform({
+      highWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        opts.onBytes(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    const stages: NodeJS.ReadWriteStream[] = [counter];
+    const inflate = inflater(convert.from, what);
+    if (inflate) stages.push(inflate);
+    stages.push(compressor(convert.to, what), tee);
+    body = pipeline([store.openBlob(plan.stored.digest), ...stages], () => undefined) as unknown as Transform;
+    const digest = await uploadStreamed({
+      client: opts.client,
+      repo: opts.repo,
+      body,
+      digest: async () => {
+        finished = true;
+        const { hex, written } = await file.finish();
+        checkWritten(what, written, size);
+        return `sha256:${hex}` as Digest;
+      },
+      what,
+    });
+    return { digest, size };
+  } finally {
+    // a failure before the body was read (the POST) leaves the file open and zstd running
+    body?.destroy();
+    if (!finished) await file.dispose();
   }
 }
 
