@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "./zod.js";
 
 /**
  * The vocabulary the registry client and the registry server share: the distribution spec's

@@ -1,7 +1,7 @@
-import { z } from "zod";
 import type { Digest } from "./digest.js";
 import { isDigest } from "./digest.js";
 import { BerthError } from "./errors.js";
+import { z } from "./zod.js";
 
 /**
  * zod schemas for the JSON documents of the OCI image spec 1.1 and Docker v2 schema 2.

@@ -1,6 +1,6 @@
-import { z } from "zod";
 import { type Challenge, formatScope, parseChallenges, parseScope, type Scope } from "../oci/distribution.js";
 import { BerthError } from "../oci/errors.js";
+import { z } from "../oci/zod.js";
 import type { Credential } from "./credentials.js";
 import { RegistryError, registryError } from "./registry-error.js";
 import { type HttpResponse, header, type Transport } from "./transport.js";

@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
 import { BerthError } from "../oci/errors.js";
+import { z } from "../oci/zod.js";
 
 /**
  * Logins shared with docker: `config.json` in docker's config directory, with `auths`

@@ -1,11 +1,11 @@
 import { isIP } from "node:net";
 import type { Readable } from "node:stream";
 import { createSecureContext, connect as tlsConnect } from "node:tls";
-import { z } from "zod";
 import { type Digest, sha256 } from "../oci/digest.js";
 import type { Scope } from "../oci/distribution.js";
 import { BerthError } from "../oci/errors.js";
 import { MediaType } from "../oci/media-types.js";
+import { z } from "../oci/zod.js";
 import { RegistryAuth } from "./auth.js";
 import type { Credential } from "./credentials.js";
 import { type BodySink, type DirectOutcome, directGet } from "./direct-get.js";

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
 import { DEFAULT_DOMAIN } from "../oci/reference.js";
+import { z } from "../oci/zod.js";
 
 /**
  * Where the client looks for what docker's users already configured: TLS roots per registry

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { Writable } from "node:stream";
-import { z } from "zod";
+import { z } from "../oci/zod.js";
 
 /**
  * A container's output in docker's json-file log format, one JSON object per line:

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { z } from "zod";
+import { z } from "../oci/zod.js";
 
 /**
  * `berth serve --workers N`: N server processes on one port (node:cluster; the primary accepts

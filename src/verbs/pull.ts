@@ -129,28 +129,42 @@ async function pullOne(
   const previous = ref.tag ? tryResolve(store, formatReference(ref))?.image.id : undefined;
 
   return store.withLease(async (lease) => {
-    const { config, configBytes } = await readConfig(client, repo, manifest, lease);
-    if (
-      platform.explicit &&
-      !isIndexMediaType(top.mediaType) &&
-      // os and architecture only, as before: a config often leaves its variant out
-      !platformMatches({ os: platform.os, architecture: platform.architecture }, config)
-    ) {
-      throw new BerthError(
-        "UNSUPPORTED",
-        `the image is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`,
-      );
-    }
-    const diffIds = config.rootfs.diff_ids;
-    if (diffIds.length !== manifest.layers.length) {
-      throw new BerthError(
-        "REGISTRY",
-        `manifest ${image.digest} lists ${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`,
-      );
-    }
-    const pulled = await mapLimit(manifest.layers, opts.registry.maxConcurrentDownloads, (layer, j) =>
-      fetchLayer(client, repo, layer, diffIds[j] as Digest, lease, opts),
+    const read = readConfig(client, repo, manifest, lease).then(({ config, configBytes }) => {
+      if (
+        platform.explicit &&
+        !isIndexMediaType(top.mediaType) &&
+        // os and architecture only, as before: a config often leaves its variant out
+        !platformMatches({ os: platform.os, architecture: platform.architecture }, config)
+      ) {
+        throw new BerthError(
+          "UNSUPPORTED",
+          `the image is for ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`,
+        );
+      }
+      const diffIds = config.rootfs.diff_ids as Digest[];
+      if (diffIds.length !== manifest.layers.length) {
+        throw new BerthError(
+          "REGISTRY",
+          `manifest ${image.digest} lists ${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`,
+        );
+      }
+      return { config, configBytes, diffIds };
+    });
+    // The layers start while the config comes (a round trip and a parse less before the first
+    // byte), except when the config's platform may still refuse the image: an explicit
+    // --platform on a single-platform manifest waits for it, so nothing is fetched in vain.
+    const mayRefuse = platform.explicit && !isIndexMediaType(top.mediaType);
+    if (mayRefuse) await read;
+    const diffIdOf = (j: number) => read.then((r) => r.diffIds[j] as Digest);
+    const layers = mapLimit(manifest.layers, opts.registry.maxConcurrentDownloads, (layer, j) =>
+      fetchLayer(client, repo, layer, () => diffIdOf(j), lease, opts),
     );
+    // both settle before the lease ends: no download is left writing when one of them failed
+    const [settledConfig, settledLayers] = await Promise.allSettled([read, layers]);
+    if (settledConfig.status === "rejected") throw settledConfig.reason;
+    if (settledLayers.status === "rejected") throw settledLayers.reason;
+    const { config, configBytes, diffIds } = settledConfig.value;
+    const pulled = settledLayers.value;
     lease.putBytes(configBytes, { digest: manifest.config.digest, size: manifest.config.size }, "image config");
     lease.putBytes(image.bytes, { digest: image.digest }, "image manifest");
     registerImage(
@@ -231,7 +245,7 @@ async function fetchLayer(
   client: RegistryClient,
   repo: string,
   layer: Descriptor,
-  diffId: Digest,
+  diffIdOf: () => Promise<Digest>,
   lease: Lease,
   opts: PullOptions,
 ): Promise<PulledLayer> {
@@ -249,9 +263,11 @@ async function fetchLayer(
   // Lease first, then look: a prune between the two would otherwise remove what we found.
   lease.protect(layer.digest);
   const present = store.hasBlob(layer.digest);
-  if (present && blobHasDiffId(store, layer.digest, diffId)) {
+  // a layer to download does not wait for the config; one found in the store does
+  const known = present ? await diffIdOf() : undefined;
+  if (known && blobHasDiffId(store, layer.digest, known)) {
     progress({ id, status: "Already exists" });
-    return { size: layerSizes(store, [diffId])[0] ?? 0 };
+    return { size: layerSizes(store, [known])[0] ?? 0 };
   }
   let staged: Downloaded | undefined;
   if (present) {
@@ -289,6 +305,7 @@ async function fetchLayer(
     });
     progress({ id, status: "Download complete" });
   }
+  const diffId = known ?? (await diffIdOf());
   if (deferred) {
     progress({ id, status: "Pull complete" });
     return { size: UNKNOWN_SIZE, pending: { digest: layer.digest, diffId } };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
 import { BerthError } from "../../oci/errors.js";
+import { z } from "../../oci/zod.js";
 import { parseExpiry } from "./duration.js";
 import { BodyTooLarge, readBody, sendError, sendJson } from "./http.js";
 import { managesNamespace } from "./permissions.js";

@@ -9,8 +9,8 @@ import {
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
-import { z } from "zod";
 import { BerthError } from "../../oci/errors.js";
+import { z } from "../../oci/zod.js";
 
 /**
  * The registry's bearer tokens: JWTs per Docker's token spec (docs/spec/auth/jwt.md), signed

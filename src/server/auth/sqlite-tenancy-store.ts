@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
-import { z } from "zod";
 import { BerthError } from "../../oci/errors.js";
+import { z } from "../../oci/zod.js";
 import { openSqlite } from "../sqlite-metadata.js";
 import type { Role, Visibility } from "./permissions.js";
 import type { CredentialRecord, CredentialScope, NamespaceRecord, TenancyStore, UserRecord } from "./tenancy-store.js";
