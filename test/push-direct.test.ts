@@ -84,9 +84,20 @@ async function assertRegistryLayer(port: number, repo: string, root: string): Pr
 }
 
 test("a large plain layer's first push is one chunked PATCH from shared memory; the registry's layer inflates to its diffID", async (t) => {
-  const { reg, proxy, image, root } = await setup(t, "plain");
+  let interim = 0;
+  const { reg, proxy, image, root } = await setup(t, "plain", {
+    // an interim 100 Continue before the registry's own answer is passed over
+    onRequest: (req, res) => {
+      if (req.method === "PATCH" && req.headers.connection === "close") {
+        res.writeContinue();
+        interim++;
+      }
+      return false;
+    },
+  });
   const out = ok(await berthAsync(root, ["push", image]), "push");
   assert.match(out, /digest: sha256:[0-9a-f]{64}/);
+  assert.equal(interim, 1);
   const patches = proxy.log.filter((e) => e.method === "PATCH");
   assert.deepEqual(
     patches.map((e) => [e.status, e.connection]),

@@ -246,9 +246,11 @@ export async function gzipFileInto(
       planned[i] = undefined;
       const at = i * block;
       const length = Math.min(block, size - at);
-      if (p === "stored") await storedInto(fd, at, length, sink, crc32);
-      else for (const piece of p) await sink.update(piece);
-      onRead(length);
+      if (p === "stored") await storedInto(fd, at, length, sink, crc32, onRead);
+      else {
+        for (const piece of p) await sink.update(piece);
+        onRead(length);
+      }
     }
   } finally {
     fs.closeSync(fd);
@@ -277,6 +279,7 @@ async function storedInto(
   size: number,
   sink: GzipSink,
   crc32: (data: Uint8Array, value?: number) => number,
+  onRead: (n: number) => void,
 ): Promise<void> {
   await sink.update(GZIP_HEADER);
   const header = Buffer.allocUnsafe(5);
@@ -293,6 +296,7 @@ async function storedInto(
       const region = sink.region(n - k);
       readFully(fd, region, at);
       crc = crc32(region, crc);
+      onRead(region.length);
       at += region.length;
       k += region.length;
       const full = sink.filled(region.length);

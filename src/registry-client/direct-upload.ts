@@ -92,7 +92,12 @@ export function directPatch(req: DirectPatch): PatchSender {
   socket.on("data", (chunk: Buffer) => {
     if (answer || failure) return;
     received = Buffer.concat([received, chunk]);
-    const parsed = parseAnswer(received);
+    let parsed = parseAnswer(received);
+    // an interim answer (100 Continue) is not the answer: the one after it is
+    while (typeof parsed === "object" && parsed.status < 200) {
+      received = received.subarray(received.indexOf("\r\n\r\n") + 4);
+      parsed = parseAnswer(received);
+    }
     if (parsed === "more") return;
     if (parsed === "bad") {
       stop(Object.assign(new Error("the registry's answer to the upload is not HTTP"), { code: "EPROTO" }));
