@@ -130,23 +130,22 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
   const what = `layer ${plan.diffId} (${convert.to})`;
   for (let failures = 0; ; ) {
     const tmp = store.tempPath();
+    // A first try of a large plain layer to gzip goes from the file through shared memory to
+    // the socket (lentUpload); anything else, and every retry, through streams and undici.
+    const lent =
+      failures === 0 &&
+      convert.from === "none" &&
+      convert.to === "gzip" &&
+      plan.stored.size >= OFFTHREAD_HASH_MIN &&
+      canGzipFileInto();
     try {
-      // A first try of a large plain layer to gzip goes from the file through shared memory to
-      // the socket (lentUpload); anything else, and every retry, through streams and undici.
-      const sent =
-        (failures === 0 &&
-          convert.from === "none" &&
-          convert.to === "gzip" &&
-          plan.stored.size >= OFFTHREAD_HASH_MIN &&
-          canGzipFileInto() &&
-          (await lentUpload(opts, tmp, what))) ||
-        (await streamedUpload(opts, convert, tmp, what));
+      const sent = (lent && (await lentUpload(opts, tmp, what))) || (await streamedUpload(opts, convert, tmp, what));
       opts.lease.adoptVerified(tmp, sent.digest);
       recordCompressedLayer(store, plan.diffId, convert.to, sent);
       return { ...plan.stored, mediaType: mediaTypeFor(plan), ...sent };
     } catch (err) {
       // a 401 on the lent PATCH: the stream path's requests get a new token
-      const refused = failures === 0 && err instanceof RegistryError && err.status === 401;
+      const refused = lent && err instanceof RegistryError && err.status === 401;
       if (!refused && (!retriableUpload(err) || ++failures >= opts.attempts)) throw err;
       if (refused) failures++;
       opts.onRestart();
