@@ -151,7 +151,7 @@ cell_pull() {
     timed "$BERTH_BIN" --root "$W/pull-root" pull "$REG/$NAME"
     ;;
   berth-new)
-    # the pull creates the store (~10 ms more: its database, schema and layout files)
+    # the pull creates the store (~10–20 ms more: its database, schema and layout files)
     rm -rf "$W/pull-root"
     timed "$BERTH_BIN" --root "$W/pull-root" pull "$REG/$NAME"
     ;;
