@@ -8,12 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
 import {
   berthAsync,
-  Distribution,
-  makeTlsFiles,
   ok,
   type ProxyEntry,
   proxiedDistribution,
   randomImageArchive,
+  tlsDistribution,
 } from "./registry-client-harness.js";
 
 /**
@@ -164,12 +163,8 @@ test("a corrupted large layer read the direct way is refused, and the store is a
 
 test("over TLS from a test CA the large layer is fetched once and stored whole", async (t) => {
   const dir = join(work, "tls");
-  const files = makeTlsFiles(join(dir, "pki"));
-  const reg = await Distribution.start(join(dir, "registry"), { tls: { cert: files.cert, key: files.key } });
-  t.after(() => reg.stop());
-  const certsD = join(dir, "certs.d");
-  fs.mkdirSync(join(certsD, reg.host), { recursive: true });
-  fs.copyFileSync(files.ca, join(certsD, reg.host, "ca.crt"));
+  const { reg, certsD, trust } = await tlsDistribution(t, dir);
+  trust();
   const env = { BERTH_CERTS_D: certsD };
   const image = `${reg.host}/direct/tls:1`;
   const root = join(dir, "root");

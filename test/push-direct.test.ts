@@ -8,14 +8,13 @@ import * as zlib from "node:zlib";
 import { berth, snapshotStore, tempDir } from "./helpers.js";
 import {
   berthAsync,
-  Distribution,
   htpasswdFile,
   LENT_PATCH,
-  makeTlsFiles,
   ok,
   type ProxyHooks,
   proxiedDistribution,
   randomImageArchive,
+  tlsDistribution,
 } from "./registry-client-harness.js";
 
 /**
@@ -125,16 +124,10 @@ test(
   LENT_PATCH,
   async (t) => {
     const dir = join(work, "tls");
-    const files = makeTlsFiles(join(dir, "pki"));
-    const htpasswd = htpasswdFile(dir, "bob", "bob-pass-123");
-    const reg = await Distribution.start(join(dir, "registry"), {
-      tls: { cert: files.cert, key: files.key },
-      htpasswd,
+    const { reg, certsD, trust } = await tlsDistribution(t, dir, {
+      htpasswd: htpasswdFile(dir, "bob", "bob-pass-123"),
     });
-    t.after(() => reg.stop());
-    const certsD = join(dir, "certs.d");
-    fs.mkdirSync(join(certsD, reg.host), { recursive: true });
-    fs.copyFileSync(files.ca, join(certsD, reg.host, "ca.crt"));
+    trust();
     const env = { BERTH_CERTS_D: certsD, DOCKER_CONFIG: join(dir, "docker-config") };
     const image = `${reg.host}/direct/tls:1`;
     const root = join(dir, "root");

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { BERTH, berth, busyboxRootfsTar, DOCKER, ensureDocker, must, sh, tempDir } from "./helpers.js";
-import { berthAsync, Distribution, htpasswdFile, makeTlsFiles, ok } from "./registry-client-harness.js";
+import { berthAsync, Distribution, htpasswdFile, ok, tlsDistribution } from "./registry-client-harness.js";
 import { TokenServer } from "./registry-client-token-server.js";
 
 /**
@@ -238,21 +238,17 @@ test("token auth: anonymous pulls of public repositories, logins for the rest, r
 
 test("TLS from a test CA: refused without the CA, accepted with it in certs.d, by berth and docker", async (t) => {
   const dir = join(work, "tls");
-  const files = makeTlsFiles(join(dir, "pki"));
-  const reg = await Distribution.start(join(dir, "registry"), { tls: { cert: files.cert, key: files.key } });
-  t.after(() => reg.stop());
+  const { reg, ca, certsD, trust } = await tlsDistribution(t, dir);
   const root = join(dir, "root");
   const image = `${reg.host}/secure/app:1`;
   ok(berth(root, ["import", rootfsTar, image]), "import");
-  const certsD = join(dir, "certs.d");
   const refused = berth(root, ["push", image], { env: { BERTH_CERTS_D: certsD } });
   assert.notEqual(refused.code, 0);
   assert.match(
     refused.stderr,
     /^Error: pushing .*cannot verify the TLS certificate of registry 127\.0\.0\.1:\d+ .*certs\.d/,
   );
-  fs.mkdirSync(join(certsD, reg.host), { recursive: true });
-  fs.copyFileSync(files.ca, join(certsD, reg.host, "ca.crt"));
+  trust();
   ok(berth(root, ["push", image], { env: { BERTH_CERTS_D: certsD } }), "push over TLS");
   ok(berth(join(dir, "root2"), ["pull", image], { env: { BERTH_CERTS_D: certsD } }), "pull over TLS");
   // named insecure (docker's insecure-registries): TLS without verifying, no CA needed
@@ -262,7 +258,7 @@ test("TLS from a test CA: refused without the CA, accepted with it in certs.d, b
   const dockerCerts = join("/etc/docker/certs.d", reg.host);
   fs.mkdirSync(dockerCerts, { recursive: true });
   t.after(() => fs.rmSync(dockerCerts, { recursive: true, force: true }));
-  fs.copyFileSync(files.ca, join(dockerCerts, "ca.crt"));
+  fs.copyFileSync(ca, join(dockerCerts, "ca.crt"));
   must(DOCKER, ["pull", "-q", image]);
   sh(DOCKER, ["rmi", "-f", image]);
   // the registry saw TLS only

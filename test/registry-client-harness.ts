@@ -137,6 +137,7 @@ export class Distribution {
 
 export function htpasswdFile(dir: string, user: string, password: string): string {
   const path = join(dir, "htpasswd");
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path, must("htpasswd", ["-Bbn", user, password]));
   return path;
 }
@@ -418,6 +419,27 @@ export function berthAsync(
 export function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
   assert.equal(r.code, 0, `${what} failed: ${r.stderr}${r.stdout}`);
   return r.stdout;
+}
+
+/**
+ * Distribution on `dir`/registry serving TLS with a certificate from a test CA (made in
+ * `dir`/pki), stopped when the test ends. `trust()` puts the CA in `certsD` (`dir`/certs.d, the
+ * layout of docker's /etc/docker/certs.d, which berth reads through BERTH_CERTS_D).
+ */
+export async function tlsDistribution(
+  t: TestContext,
+  dir: string,
+  opts: Omit<RegistryOptions, "tls"> = {},
+): Promise<{ reg: Distribution; ca: string; certsD: string; trust: () => void }> {
+  const files = makeTlsFiles(join(dir, "pki"));
+  const reg = await Distribution.start(join(dir, "registry"), { ...opts, tls: { cert: files.cert, key: files.key } });
+  t.after(() => reg.stop());
+  const certsD = join(dir, "certs.d");
+  const trust = () => {
+    fs.mkdirSync(join(certsD, reg.host), { recursive: true });
+    fs.copyFileSync(files.ca, join(certsD, reg.host, "ca.crt"));
+  };
+  return { reg, ca: files.ca, certsD, trust };
 }
 
 /** Distribution on `dir`/registry behind a counting proxy; both stop when the test ends. */

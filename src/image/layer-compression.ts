@@ -79,6 +79,15 @@ function compressed(block: Pieces, level: number, program: string | null): Promi
   return compressPieces(zlib.createGzip({ level, chunkSize: 1 << 20 }), block);
 }
 
+/**
+ * A member made ahead of its turn may fail before its turn comes: its rejection is awaited
+ * then, in order, and must not count as unhandled meanwhile (node would end the process).
+ */
+function settledLater<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
+}
+
 /** Input bytes per member: the member layout, so the output's bytes, depend on it. */
 function memberInput(program: string | null): number {
   return program ? IGZIP_BLOCK : BLOCK;
@@ -104,11 +113,7 @@ function storedMember(block: Pieces, size: number, crc32: (data: Uint8Array, val
   let segLen = 0;
   const emit = () => {
     left -= segLen;
-    const h = Buffer.allocUnsafe(5);
-    h[0] = left === 0 ? 1 : 0;
-    h.writeUInt16LE(segLen, 1);
-    h.writeUInt16LE(~segLen & 0xffff, 3);
-    out.push(h, ...seg);
+    out.push(storedBlockHeader(Buffer.allocUnsafe(5), segLen, left === 0), ...seg);
     seg = [];
     segLen = 0;
   };
@@ -123,11 +128,24 @@ function storedMember(block: Pieces, size: number, crc32: (data: Uint8Array, val
     }
   }
   if (segLen > 0 || size === 0) emit();
+  out.push(gzipTrailer(crc, size));
+  return out;
+}
+
+/** A stored block's 5-byte header (RFC 1951 §3.2.4) for `n` bytes, written into `into`. */
+function storedBlockHeader(into: Buffer, n: number, last: boolean): Buffer {
+  into[0] = last ? 1 : 0;
+  into.writeUInt16LE(n, 1);
+  into.writeUInt16LE(~n & 0xffff, 3);
+  return into;
+}
+
+/** gzip's trailer: the CRC-32 and the input's size modulo 2^32 (RFC 1952 §2.3.1). */
+function gzipTrailer(crc: number, size: number): Buffer {
   const trailer = Buffer.allocUnsafe(8);
   trailer.writeUInt32LE(crc >>> 0, 0);
   trailer.writeUInt32LE(size >>> 0, 4);
-  out.push(trailer);
-  return out;
+  return trailer;
 }
 
 /**
@@ -162,7 +180,7 @@ export function parallelGzip(
       taken += n;
     }
     pendingBytes -= size;
-    inFlight.push(member(take, size, level, program));
+    inFlight.push(settledLater(member(take, size, level, program)));
   };
   const drain = async (self: Transform, keep: number): Promise<void> => {
     while (inFlight.length > keep) for (const piece of await (inFlight.shift() as Promise<Pieces>)) self.push(piece);
@@ -233,15 +251,13 @@ export async function gzipFileInto(
       const sample = readAt(fd, at, Math.min(length, SAMPLE));
       const level = await levelFor([sample], length, GZIP_LEVEL);
       if (level === 0) return "stored";
-      const input =
-        length === sample.length
-          ? sample
-          : Buffer.concat([sample, readAt(fd, at + sample.length, length - sample.length)]);
-      return compressed([input], level, program);
+      // the compressors take pieces: the rest is read beside the sample, not joined to it
+      const rest = length > sample.length ? [readAt(fd, at + sample.length, length - sample.length)] : [];
+      return compressed([sample, ...rest], level, program);
     };
     const planned: (Promise<Pieces | "stored"> | undefined)[] = [];
     for (let i = 0, next = 0; i < count; i++) {
-      while (next < count && next < i + parallel) planned[next] = plan(next++);
+      while (next < count && next < i + parallel) planned[next] = settledLater(plan(next++));
       const p = await (planned[i] as Promise<Pieces | "stored">);
       planned[i] = undefined;
       const at = i * block;
@@ -288,10 +304,7 @@ async function storedInto(
   for (let left = size; left > 0; ) {
     const n = Math.min(STORED_MAX, left);
     left -= n;
-    header[0] = left === 0 ? 1 : 0;
-    header.writeUInt16LE(n, 1);
-    header.writeUInt16LE(~n & 0xffff, 3);
-    await sink.update(header);
+    await sink.update(storedBlockHeader(header, n, left === 0));
     for (let k = 0; k < n; ) {
       const region = sink.region(n - k);
       readFully(fd, region, at);
@@ -303,8 +316,5 @@ async function storedInto(
       if (full) await full;
     }
   }
-  const trailer = Buffer.allocUnsafe(8);
-  trailer.writeUInt32LE(crc >>> 0, 0);
-  trailer.writeUInt32LE(size >>> 0, 4);
-  await sink.update(trailer);
+  await sink.update(gzipTrailer(crc, size));
 }

@@ -207,6 +207,11 @@ export class OffThreadHash implements Hasher, HashedFile {
   /** A producer waiting for a slot the dead worker will never free sees the failure. */
   private wakeAll(): void {
     for (let i = 0; i < SLOTS; i++) Atomics.notify(this.busy, i);
+    this.wakeReturned();
+  }
+
+  /** Wakes a producer waiting for a lent slot to come back (it looks again at its slot). */
+  private wakeReturned(): void {
     const wake = this.returned;
     this.returned = undefined;
     wake?.();
@@ -278,9 +283,7 @@ export class OffThreadHash implements Hasher, HashedFile {
       this.lent[slot] = 1;
       this.lend((this.slots[slot] as Buffer).subarray(0, length), () => {
         this.lent[slot] = 0;
-        const wake = this.returned;
-        this.returned = undefined;
-        wake?.();
+        this.wakeReturned();
       });
     }
     if (length < 0 || ++this.unannounced >= ANNOUNCE_EVERY) this.announce();
