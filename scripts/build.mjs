@@ -78,6 +78,23 @@ const noHttp2 = {
     }));
   },
 };
+// undici compiles llhttp, its HTTP parser, to WebAssembly at its first connection; V8 then
+// recompiles the parser with TurboFan, ~0.1 s of CPU that a pull or push pays for and waits
+// for at exit. scripts/llhttp-module.cjs compiles it with the baseline compiler only.
+const llhttpBaseline = {
+  name: "llhttp-baseline",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h1\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      const compiles = source.split("new WebAssembly.Module(").length - 1;
+      // undici 7.30 compiles it in two places (the SIMD build, else the plain one): another
+      // count means undici changed, and this must be looked at again
+      if (compiles !== 2) throw new Error(`undici's client-h1.js compiles WebAssembly ${compiles} times, not 2`);
+      const shim = JSON.stringify(join(process.cwd(), "scripts", "llhttp-module.cjs"));
+      return { contents: source.replaceAll("new WebAssembly.Module(", `require(${shim})(`), loader: "js" };
+    });
+  },
+};
 // The stamp bin/berth matches the code cache against (see there).
 const stamp = randomBytes(16).toString("hex");
 await build({
@@ -89,7 +106,7 @@ await build({
 await build({
   ...cjs,
   entryPoints: { undici: "scripts/undici-entry.cjs" },
-  plugins: [noHttp2],
+  plugins: [noHttp2, llhttpBaseline],
   banner: { js: `/*berth-build:${stamp}*/` },
   define: {},
   // its licence comments (one names Jimmy W\u00e4rting) go to undici.cjs.LEGAL.txt, keeping the bundle ASCII

@@ -9,6 +9,13 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
     .option("--platform <platform>", "set platform if server is multi-platform capable (os/arch[/variant])")
     .option("-q, --quiet", "suppress verbose output")
     .action(async (name, opts) => {
+      // A large layer is hashed on a worker thread, which takes ~25 ms of CPU to come up, and
+      // longer while the main thread starts too. Started once the manifest named a large layer,
+      // it came online ~55 ms after the layer's first byte, and the download waited for it with
+      // the ring full. Started now, it comes up while the registry client loads and the
+      // registry answers the ping and the manifest; a pull that needs none ends it at exit.
+      // (If it cannot start, the pull tries again where it needs one, and says why there.)
+      void import("../../image/offthread-hash.js").then((m) => m.warmHashWorker()).catch(() => undefined);
       // loaded when used: the registry client (undici) and the terminal view (log-update)
       // would cost every other command ~20-40 ms of start-up
       const [{ pull }, { TransferView }, { familiarName, formatReference, parseReference }, { registryConfigFromEnv }] =
