@@ -1,19 +1,21 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import { join } from "node:path";
 import { before, type TestContext, test } from "node:test";
 import * as zlib from "node:zlib";
-import { berth, snapshotStore, tempDir } from "./helpers.js";
+import { berth, tempDir } from "./helpers.js";
 import {
+  assertPushDenied,
   berthAsync,
+  denyPatches,
   htpasswdFile,
   LENT_PATCH,
   ok,
   type ProxyHooks,
   proxiedDistribution,
   randomImageArchive,
+  registryGet,
   tlsDistribution,
 } from "./registry-client-harness.js";
 
@@ -41,40 +43,23 @@ async function setup(t: TestContext, name: string, hooks: ProxyHooks = {}) {
   return { dir, reg, proxy, image, root };
 }
 
-/** GET through plain HTTP from the registry itself (no proxy, no berth). */
-async function get(port: number, path: string, accept?: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path, headers: accept ? { accept } : {} }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          res.statusCode === 200
-            ? resolve(Buffer.concat(chunks))
-            : reject(new Error(`${path}: HTTP ${res.statusCode}`)),
-        );
-      })
-      .on("error", reject);
-  });
-}
-
 /**
  * What the registry holds under the pushed tag is a gzip'd layer whose bytes hash to its
  * digest and inflate to the config's diffID, and the store kept the same bytes as its copy.
  */
 async function assertRegistryLayer(port: number, repo: string, root: string): Promise<void> {
   const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-  const manifest = JSON.parse((await get(port, `/v2/${repo}/manifests/1`, accept)).toString()) as {
+  const manifest = JSON.parse((await registryGet(port, `/v2/${repo}/manifests/1`, accept)).toString()) as {
     config: { digest: string };
     layers: { digest: string; size: number; mediaType: string }[];
   };
-  const config = JSON.parse((await get(port, `/v2/${repo}/blobs/${manifest.config.digest}`)).toString()) as {
+  const config = JSON.parse((await registryGet(port, `/v2/${repo}/blobs/${manifest.config.digest}`)).toString()) as {
     rootfs: { diff_ids: string[] };
   };
   const layer = manifest.layers[0];
   assert.ok(layer);
   assert.match(layer.mediaType, /gzip/);
-  const blob = await get(port, `/v2/${repo}/blobs/${layer.digest}`);
+  const blob = await registryGet(port, `/v2/${repo}/blobs/${layer.digest}`);
   assert.equal(blob.length, layer.size);
   assert.equal(`sha256:${createHash("sha256").update(blob).digest("hex")}`, layer.digest);
   const tar = zlib.gunzipSync(blob);
@@ -207,21 +192,7 @@ test(
 );
 
 test("a PATCH denied every time is one line naming DENIED, and the store is as it was", async (t) => {
-  const { image, root } = await setup(t, "denied", {
-    onRequest: (req, res) => {
-      if (req.method !== "PATCH") return false;
-      res.writeHead(403, { "content-type": "application/json" });
-      res.end(JSON.stringify({ errors: [{ code: "DENIED", message: "requested access to the resource is denied" }] }));
-      req.socket.on("error", () => undefined);
-      return true;
-    },
-  });
-  const before = snapshotStore(root);
-  const r = await berthAsync(root, ["push", image]);
-  assert.notEqual(r.code, 0);
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? "", /DENIED/);
-  assert.equal(snapshotStore(root), before);
+  const { image, root } = await setup(t, "denied", denyPatches);
+  await assertPushDenied(root, image);
   assert.deepEqual(fs.readdirSync(join(root, "tmp")), []);
 });

@@ -10,7 +10,7 @@ import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zlib from "node:zlib";
 import { pack } from "tar-stream";
-import { BERTH, must } from "./helpers.js";
+import { BERTH, must, snapshotStore } from "./helpers.js";
 
 /** A free loopback port (bound and released; good enough for tests on one machine). */
 export async function freePort(): Promise<number> {
@@ -463,3 +463,42 @@ export async function proxiedDistribution(
 export const LENT_PATCH = {
   skip: typeof zlib.crc32 === "function" ? false : "node before 20.15 has no zlib.crc32: no lent PATCH",
 };
+
+/** A GET of `path` from the registry itself, over plain HTTP (no proxy, no berth): the body of a 200. */
+export async function registryGet(port: number, path: string, accept?: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, headers: accept ? { accept } : {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`${path}: HTTP ${res.statusCode}`)),
+        );
+      })
+      .on("error", reject);
+  });
+}
+
+/** Proxy hooks that answer every PATCH 403 DENIED, before reading its body, as a registry refusing a push does. */
+export const denyPatches: ProxyHooks = {
+  onRequest: (req, res) => {
+    if (req.method !== "PATCH") return false;
+    res.writeHead(403, { "content-type": "application/json" });
+    res.end(JSON.stringify({ errors: [{ code: "DENIED", message: "requested access to the resource is denied" }] }));
+    req.socket.on("error", () => undefined);
+    return true;
+  },
+};
+
+/** A push the registry refuses: one line naming DENIED, a non-zero exit, and the store as it was. */
+export async function assertPushDenied(root: string, image: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const before = snapshotStore(root);
+  const r = await berthAsync(root, ["push", image], { env });
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? "", /DENIED/);
+  assert.equal(snapshotStore(root), before);
+}

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { join } from "node:path";
+import { OFFTHREAD_HASH_MIN, warmHashWorker } from "../image/offthread-hash.js";
 import { type Digest, shortId } from "../oci/digest.js";
 import { BerthError, withContext } from "../oci/errors.js";
 import { type Compression, MediaType } from "../oci/media-types.js";
@@ -117,6 +118,9 @@ async function pushImage(
 ): Promise<PushedManifest> {
   const progress = opts.onProgress ?? (() => undefined);
   const plans = planLayers(store, image, opts.compression ?? "gzip", opts.forceCompression === true);
+  // a large layer to compress is hashed on a worker thread, which takes ~25 ms of CPU to come
+  // up: start it now, while the registry answers, rather than when the first bytes are made
+  if (plans.some((p) => p.convert && !p.send && p.stored.size >= OFFTHREAD_HASH_MIN)) warmHashWorker();
   for (const b of image.manifest.layers) progress({ id: shortId(b.digest), status: "Preparing" });
   // Every layer as it will be sent is known (stored, or compressed by an earlier push): the
   // manifest is known too. Already there under this name: a registry accepts a manifest only
@@ -184,6 +188,7 @@ async function pushBlobsAndManifest(
       digest: desc.digest,
       size: desc.size,
       open: (start, end) => fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }),
+      file: path,
       // a compressed copy was pushed wherever the layer it comes from was
       mountFrom: mountCandidates(store, plan ? plan.stored.digest : desc.digest, ref),
       journalDir,
