@@ -6,7 +6,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Digest } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { z } from "../oci/zod.js";
-import type { PatchAnswer } from "./direct-upload.js";
 import { pullScope, pushScope, type RegistryClient } from "./registry-client.js";
 import { RegistryError, registryError, registryErrorOf } from "./registry-error.js";
 import { type HttpResponse, header, isTransientNetworkError } from "./transport.js";
@@ -18,8 +17,6 @@ export interface UploadOptions {
   size: number;
   /** The blob's bytes from `start` up to (not including) `end`. */
   open: (start: number, end: number) => Readable;
-  /** The blob's file, when it is one: PATCH chunks are sent from it directly (direct-upload.ts). */
-  file?: string;
   /** Repositories of the same registry that may hold the blob already (cross-repository mount). */
   mountFrom: readonly string[];
   /** Where upload locations are remembered, so a later run resumes an interrupted upload. */
@@ -148,7 +145,7 @@ async function uploadStatus(opts: UploadOptions, location: string): Promise<Uplo
 }
 
 /** The offset after `Range: 0-<last>`; a registry that holds nothing sends `0-0` or no Range. */
-function rangeEnd(res: Pick<HttpResponse, "headers">): number {
+function rangeEnd(res: HttpResponse): number {
   const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res.headers, "range") ?? "");
   if (!m) return 0;
   const last = Number(m[1]);
@@ -197,9 +194,6 @@ async function startUpload(
 
 async function patchChunk(opts: UploadOptions, upload: UploadState, end: number): Promise<UploadState> {
   const start = upload.offset;
-  const fromFile = opts.file ? await patchFromFile(opts, opts.file, upload, end) : undefined;
-  // a 401 (a token to renew) goes through undici's path, which asks for one
-  if (fromFile && fromFile.status !== 401) return patched(opts, fromFile, upload, end);
   const res = await opts.client.request({
     method: "PATCH",
     path: opts.client.url(upload.location),
@@ -214,37 +208,6 @@ async function patchChunk(opts: UploadOptions, upload: UploadState, end: number)
   });
   if (res.status !== 202) throw await registryError(res, `uploading blob ${opts.digest}`);
   await res.body.dump().catch(() => undefined);
-  return patched(opts, res, upload, end);
-}
-
-/** The chunk PATCHed from the blob's file; undefined where the upload is on another host. */
-async function patchFromFile(
-  opts: UploadOptions,
-  file: string,
-  upload: UploadState,
-  end: number,
-): Promise<PatchAnswer | undefined> {
-  const fd = fs.openSync(file, "r");
-  try {
-    return await opts.client.patchFile(
-      opts.client.url(upload.location),
-      opts.repo,
-      { fd, start: upload.offset, end },
-      (n) => opts.onBytes?.(n),
-    );
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** Where the upload stands after a chunk's answer: a refusal is an error, a 202 the new offset. */
-function patched(
-  opts: UploadOptions,
-  res: Pick<HttpResponse, "headers"> & { status: number; text?: string },
-  upload: UploadState,
-  end: number,
-): UploadState {
-  if (res.status !== 202) throw registryErrorOf(res.status, res.text ?? "", `uploading blob ${opts.digest}`);
   const confirmed = rangeEnd(res);
   // The registry says how much it holds; trust it only when it is what we sent.
   if (header(res.headers, "range") && confirmed !== end) {

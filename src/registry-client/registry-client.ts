@@ -9,14 +9,7 @@ import { z } from "../oci/zod.js";
 import { RegistryAuth } from "./auth.js";
 import type { Credential } from "./credentials.js";
 import { type BodySink, type DirectOutcome, directGet } from "./direct-get.js";
-import {
-  type DirectPatch,
-  directFilePatch,
-  directPatch,
-  type FileRange,
-  type PatchAnswer,
-  type PatchSender,
-} from "./direct-upload.js";
+import { directPatch, type PatchSender } from "./direct-upload.js";
 import { apiHost, isLoopback, isNamedInsecure, type RegistryConfig } from "./registry-config.js";
 import { RegistryError, registryError } from "./registry-error.js";
 import {
@@ -320,42 +313,19 @@ export class RegistryClient {
    * follows whatever the registry asks).
    */
   async patchSender(location: URL, repo: string): Promise<PatchSender | undefined> {
-    const req = await this.directUpload(location, repo);
-    if (!req) return undefined;
-    const sender = directPatch(req);
-    return {
-      send: sender.send,
-      abort: sender.abort,
-      end: () => sender.end().catch((err: unknown) => Promise.reject(this.networkFailure(err))),
-    };
-  }
-
-  /**
-   * One PATCH of a chunk of a stored blob, sent from its file (direct-upload.ts: through
-   * sendfile(2) on plain HTTP). Undefined when the upload is on another host or scheme, where
-   * the caller sends it through undici.
-   */
-  async patchFile(
-    location: URL,
-    repo: string,
-    file: FileRange,
-    onBytes: (n: number) => void,
-  ): Promise<PatchAnswer | undefined> {
-    const req = await this.directUpload(location, repo);
-    if (!req) return undefined;
-    return directFilePatch(req, file, onBytes).catch((err: unknown) => Promise.reject(this.networkFailure(err)));
-  }
-
-  /** A request to `location` on its own connection, with push auth; undefined off this registry's host and scheme. */
-  private async directUpload(location: URL, repo: string): Promise<DirectPatch | undefined> {
     await this.ping();
     if (location.host !== this.baseUrl.host || location.protocol !== this.baseUrl.protocol) return undefined;
     const authorization = await this.auth.authorization(this.auth.widen([pushScope(repo)]));
-    return {
+    const sender = directPatch({
       url: location,
       headers: { "user-agent": USER_AGENT, ...(authorization ? { authorization } : {}) },
       tls: location.protocol === "https:" ? this.transport.tlsOptions(location) : undefined,
       timeoutMs: 300_000,
+    });
+    return {
+      send: sender.send,
+      abort: sender.abort,
+      end: () => sender.end().catch((err: unknown) => Promise.reject(this.networkFailure(err))),
     };
   }
 

@@ -188,7 +188,6 @@ async function pushBlobsAndManifest(
       digest: desc.digest,
       size: desc.size,
       open: (start, end) => fs.createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }),
-      file: path,
       // a compressed copy was pushed wherever the layer it comes from was
       mountFrom: mountCandidates(store, plan ? plan.stored.digest : desc.digest, ref),
       journalDir,
