@@ -18,10 +18,12 @@ const common = {
   bundle: true,
   platform: "node",
   target: "node20",
-  external: ["better-sqlite3", "@node-rs/argon2"],
+  // better-sqlite3's JavaScript is bundled (store/local-store.ts gives it its addon's path);
+  // the addons themselves are loaded from node_modules at run time
+  external: ["@node-rs/argon2"],
   logLevel: "warning",
   // import.meta.url in the CommonJS bundles: the bundle's own file (module resolution for
-  // better-sqlite3 starts there).
+  // better-sqlite3's addon starts there).
   define: { "import.meta.url": "__berthModuleUrl" },
   banner: { js: 'var __berthModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
 };
