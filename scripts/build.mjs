@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const common = {
@@ -92,7 +93,7 @@ const llhttpBaseline = {
       // undici 7.30 compiles it in two places (the SIMD build, else the plain one): another
       // count means undici changed, and this must be looked at again
       if (compiles !== 2) throw new Error(`undici's client-h1.js compiles WebAssembly ${compiles} times, not 2`);
-      const shim = JSON.stringify(join(process.cwd(), "scripts", "llhttp-module.cjs"));
+      const shim = JSON.stringify(fileURLToPath(new URL("llhttp-module.cjs", import.meta.url)));
       return { contents: source.replaceAll("new WebAssembly.Module(", `require(${shim})(`), loader: "js" };
     });
   },
