@@ -115,3 +115,43 @@ test("gzipFileInto makes parallelGzip's bytes from the file, through igzip and z
     }
   }
 });
+
+test("gzipFileInto counts a compressible member's input as its pieces go, not in one step at its end", async () => {
+  const dir = tempDir("gzip-file-into-progress");
+  const input = Buffer.concat(Array.from({ length: 5 }, () => text)); // ~45 MB of text: two members
+  const path = join(dir, "layer.tar");
+  fs.writeFileSync(path, input);
+  for (const program of [igzip(), null]) {
+    let out = 0;
+    const steps: { n: number; out: number }[] = [];
+    await gzipFileInto(
+      path,
+      input.length,
+      {
+        update: async (bytes) => {
+          out += bytes.length;
+        },
+        region: () => Buffer.alloc(0),
+        filled: () => undefined,
+      },
+      (n) => steps.push({ n, out }),
+      2,
+      program,
+    );
+    assert.equal(
+      steps.reduce((sum, s) => sum + s.n, 0),
+      input.length,
+      "every input byte counted once",
+    );
+    assert.ok(
+      steps.every((s) => s.n > 0),
+      "no empty steps",
+    );
+    // a member's bytes were counted while its output was still going out: more steps than members
+    assert.ok(steps.length >= 8, `${program ?? "zlib"}: ${steps.length} steps for two members`);
+    assert.ok(
+      steps.some((s) => s.out < out / 2),
+      "some input counted before half the output was written",
+    );
+  }
+});

@@ -263,14 +263,30 @@ export async function gzipFileInto(
       const at = i * block;
       const length = Math.min(block, size - at);
       if (p === "stored") await storedInto(fd, at, length, sink, crc32, onRead);
-      else {
-        for (const piece of p) await sink.update(piece);
-        onRead(length);
-      }
+      else await piecesInto(p, length, sink, onRead);
     }
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * A compressed member's pieces into the sink. The `length` input bytes it stands for are
+ * counted as its pieces go, in proportion, so a push's progress moves through a 32 MiB member
+ * as the socket takes it rather than in one step at its end.
+ */
+async function piecesInto(pieces: Pieces, length: number, sink: GzipSink, onRead: (n: number) => void): Promise<void> {
+  const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  let written = 0;
+  let counted = 0;
+  for (const piece of pieces) {
+    await sink.update(piece);
+    written += piece.length;
+    const upTo = Math.floor((length * written) / total);
+    if (upTo > counted) onRead(upTo - counted);
+    counted = Math.max(counted, upTo);
+  }
+  if (counted < length) onRead(length - counted);
 }
 
 /** `length` bytes of the file at `position` (fewer is an error: the store's file changed). */
