@@ -86,6 +86,8 @@ test(
     const out = ok(await berthAsync(root, ["push", image]), "push");
     assert.match(out, /digest: sha256:[0-9a-f]{64}/);
     assert.equal(interim, 1);
+    // the config and the layer start together, and share one ping
+    assert.equal(proxy.log.filter((e) => e.method === "GET" && e.url === "/v2/").length, 1, JSON.stringify(proxy.log));
     const patches = proxy.log.filter((e) => e.method === "PATCH");
     assert.deepEqual(
       patches.map((e) => [e.status, e.connection]),

@@ -67,6 +67,7 @@ export function pushScope(repo: string): Scope {
 export class RegistryClient {
   readonly host: string;
   private base: URL | undefined;
+  private pinging: Promise<void> | undefined;
   readonly auth: RegistryAuth;
 
   constructor(
@@ -87,6 +88,15 @@ export class RegistryClient {
    */
   async ping(): Promise<void> {
     if (this.base) return;
+    // a push's config and layers start together: one ping for all of them (each ran its own
+    // TLS probe and GET /v2/ before)
+    this.pinging ??= this.pingOnce().finally(() => {
+      this.pinging = undefined;
+    });
+    return this.pinging;
+  }
+
+  private async pingOnce(): Promise<void> {
     const mayUseHttp = isLoopback(this.host) || isNamedInsecure(this.host, this.config.insecure);
     let res: HttpResponse;
     let base = new URL(`https://${this.host}/v2/`);
