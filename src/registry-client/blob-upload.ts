@@ -333,6 +333,7 @@ export async function uploadLent(opts: LentUploadOptions): Promise<Digest | unde
   const location = await beginUpload(client, repo, opts.what);
   const sender = await client.patchSender(new URL(location), repo);
   if (!sender) return undefined;
+  await sender.opened;
   let digest: Digest;
   try {
     digest = await opts.produce(sender.send);

@@ -33,6 +33,12 @@ export interface PatchAnswer {
 }
 
 export interface PatchSender {
+  /**
+   * Settles once the request's head has gone to the kernel (or the connection failed, which
+   * `end` reports). The first bytes are made from the file synchronously, a ring's worth at a
+   * time: started before this, they held the head back ~7 ms, and with it the registry.
+   */
+  readonly opened: Promise<void>;
   /** Sends `bytes` as one chunk; `giveBack` is called once the socket no longer reads them. */
   send(bytes: Buffer, giveBack: () => void): void;
   /** Ends the body and resolves with the registry's answer; rejects when the connection broke. */
@@ -112,9 +118,14 @@ export function directPatch(req: DirectPatch): PatchSender {
     answer = parsed;
     stop(undefined);
   });
-  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  const headSent = new Promise<void>((resolve) => {
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`, () => resolve());
+  });
+  // a connection that fails may never call the write back: its end settles this too
+  const opened = Promise.race([headSent, done]);
 
   return {
+    opened,
     send(bytes, giveBack) {
       if (answer || failure || bytes.length === 0) {
         giveBack();

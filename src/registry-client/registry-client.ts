@@ -333,6 +333,7 @@ export class RegistryClient {
       timeoutMs: 300_000,
     });
     return {
+      opened: sender.opened,
       send: sender.send,
       abort: sender.abort,
       end: () => sender.end().catch((err: unknown) => Promise.reject(this.networkFailure(err))),
