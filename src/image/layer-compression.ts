@@ -283,8 +283,10 @@ async function piecesInto(pieces: Pieces, length: number, sink: GzipSink, onRead
     await sink.update(piece);
     written += piece.length;
     const upTo = Math.floor((length * written) / total);
-    if (upTo > counted) onRead(upTo - counted);
-    counted = Math.max(counted, upTo);
+    if (upTo > counted) {
+      onRead(upTo - counted);
+      counted = upTo;
+    }
   }
   if (counted < length) onRead(length - counted);
 }
