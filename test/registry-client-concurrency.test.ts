@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { berth, corruptBlobs, tempDir } from "./helpers.js";
-import { berthAsync, Distribution, ok, randomImageArchive, registryGet } from "./registry-client-harness.js";
+import {
+  berthAsync,
+  Distribution,
+  ok,
+  proxiedDistribution,
+  randomImageArchive,
+  registryGet,
+} from "./registry-client-harness.js";
 
 /**
  * Several berth processes pushing or pulling one image at once, on one store and one registry:
@@ -155,3 +162,33 @@ test("prunes run over and over while a pull runs: none takes a blob the pull has
   ok(berth(root, ["image", "prune", "-f"]), "prune after");
   assert.equal(idOf(root, image), imageId);
 });
+
+for (const compression of ["none", "gzip"]) {
+  test(`the image removed while its push (${compression}) runs: the push still sends all of it, and the blobs go when it ends`, async (t) => {
+    const dir = join(work, `removed-${compression}`);
+    const { proxy } = await proxiedDistribution(t, dir);
+    const root = join(dir, "root");
+    const name = `${proxy.host}/together/removed:1`;
+    ok(berth(root, ["load", "-i", await randomImageArchive(dir, { name, layers: 3, layerBytes: 4 * MiB })]), "load");
+    const id = idOf(root, name);
+    // one blob at a time: each layer's file is opened when its turn comes; the image goes as
+    // soon as the registry has taken the first blob
+    let removed: string | undefined;
+    proxy.hooks.onProgress = (e, phase) => {
+      if (removed === undefined && phase === "response-end" && e.method === "PUT" && e.status === 201) {
+        removed = ok(berth(root, ["rmi", name]), "rmi");
+      }
+    };
+    const env = { BERTH_MAX_CONCURRENT_UPLOADS: "1" };
+    const out = ok(await berthAsync(root, ["push", "--compression", compression, name], { env }), "push");
+    assert.match(removed ?? "", /^Deleted: /m, "rmi ran during the push and deleted the image");
+    assert.match(out, /^1: digest: sha256:[0-9a-f]{64} size: \d+$/m);
+    // nothing names them now: the push's lease kept them (and any compressed copy) while it ran
+    assert.deepEqual(fs.readdirSync(join(root, "blobs", "sha256")), []);
+    assert.deepEqual(compressions(root), []);
+    assert.deepEqual(leftovers(root), []);
+    const back = join(dir, "back");
+    ok(await berthAsync(back, ["pull", name]), "pull back");
+    assert.equal(idOf(back, name), id);
+  });
+}

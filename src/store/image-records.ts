@@ -351,10 +351,15 @@ export function namesHoldingBlob(store: LocalStore, digest: Digest): string[] {
     .all(digest, digest) as string[];
 }
 
-/** Records that the registry holds an image under `name@digest` (docker adds this after a push). */
+/**
+ * Records that the registry holds an image under `name@digest` (docker adds this after a
+ * push). Nothing is recorded for an image removed meanwhile (an rmi while it was pushed).
+ */
 export function addRepoDigest(store: LocalStore, name: string, id: Digest): void {
   store.write(() => {
-    store.db.prepare("INSERT OR REPLACE INTO repo_digests(name, image_id) VALUES (?, ?)").run(name, id);
+    store.db
+      .prepare("INSERT OR REPLACE INTO repo_digests(name, image_id) SELECT ?, id FROM images WHERE id = ?")
+      .run(name, id);
   });
 }
 

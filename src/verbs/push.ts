@@ -150,8 +150,15 @@ async function pushBlobsAndManifest(
   const progress = opts.onProgress ?? (() => undefined);
   const journalDir = join(store.root, "tmp");
   const sent: Descriptor[] = plans.map((p) => p.send ?? p.stored);
-  // copies made by an earlier push: a concurrent prune must not take them before the manifest is up
-  for (const p of plans) if (p.convert && p.send) lease.protect(p.send.digest);
+  // Everything the push reads, for as long as it runs: the stored manifest, config and layers (an rmi
+  // meanwhile took the layers not yet sent, and the push failed half way) and the copies an
+  // earlier push made (a prune could take them). The lease's end lets go of what nothing names.
+  lease.protect(image.record.manifest);
+  lease.protect(image.manifest.config.digest);
+  for (const p of plans) {
+    lease.protect(p.stored.digest);
+    if (p.send) lease.protect(p.send.digest);
+  }
   const jobs = [...plans.map((plan, i) => ({ plan, i })), { plan: undefined, i: -1 }];
   await mapLimit(jobs, opts.registry.maxConcurrentUploads, async ({ plan, i }) => {
     const isLayer = plan !== undefined;
