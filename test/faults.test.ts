@@ -131,3 +131,36 @@ test("8 concurrent processes loading, tagging and removing end consistent", asyn
     .sort();
   assert.deepEqual(tags, ["big/img:0", "big/img:1", "big/img:2"]);
 });
+
+test("images removed while their save is under way: the archive still holds them whole", async () => {
+  const root = join(dir, "save-rmi");
+  assert.equal(berth(root, ["load", "-i", bigTar]).code, 0);
+  const ids = ["big/img:0", "big/img:1", "big/img:2"].map((n) => berth(root, ["images", "-q", "--no-trunc", n]).stdout);
+  // the save fills the pipe and waits, in its first image's layer, for it to be read
+  const child = berthSpawn(root, ["save", "big/img:0", "big/img:1", "big/img:2"]);
+  const chunks: Buffer[] = [];
+  const first = await new Promise<Buffer>((resolve) => child.stdout.once("data", resolve));
+  child.stdout.pause();
+  chunks.push(first);
+  const removed = berth(root, ["rmi", "big/img:0", "big/img:1", "big/img:2"]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /^Deleted: /m);
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  child.stdout.on("data", (c: Buffer) => chunks.push(c));
+  child.stdout.resume();
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 0, stderr);
+  const archive = join(dir, "saved-while-removed.tar");
+  fs.writeFileSync(archive, Buffer.concat(chunks));
+  const back = join(dir, "save-rmi-back");
+  assert.equal(berth(back, ["load", "-i", archive]).code, 0);
+  for (const [i, n] of ["big/img:0", "big/img:1", "big/img:2"].entries()) {
+    assert.equal(berth(back, ["images", "-q", "--no-trunc", n]).stdout, ids[i]);
+  }
+  assertConsistent(back);
+  // and the blobs the save kept for itself went with it
+  assert.deepEqual(fs.readdirSync(join(root, "blobs", "sha256")), []);
+});

@@ -28,8 +28,17 @@ export async function save(store: LocalStore, names: readonly string[], out: Wri
     for (const t of tags) if (!entry.tags.includes(t)) entry.tags.push(t);
     byId.set(image.record.id, entry);
   }
+  const entries = [...byId.values()];
   try {
-    await writeArchive(store, [...byId.values()], out);
+    // what the archive will hold is kept until it is written: an rmi meanwhile deleted the
+    // blobs not yet written, and the save broke off half way
+    await store.withLease(async (lease) => {
+      for (const e of entries) {
+        for (const d of [e.manifestDigest, e.manifest.config.digest, ...e.manifest.layers.map((l) => l.digest)])
+          lease.protect(d);
+      }
+      await writeArchive(store, entries, out);
+    });
   } catch (err) {
     throw withContext("saving images", err);
   }
