@@ -186,13 +186,15 @@ export async function main(io: Io): Promise<number> {
       return 125;
     }
     if (err instanceof BerthError) {
-      io.stderr.write(`Error: ${err.message}\n`);
+      // with BERTH_DEBUG=1, where it came from too (the error it wraps, and that one's stack)
+      const message = io.env.BERTH_DEBUG === "1" ? unexpected(err, io.env) : `Error: ${err.message}`;
+      io.stderr.write(`${message}${diskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
       return err.code === "USAGE" ? 125 : 1;
     }
     // the reader of our output went away (`berth save | head`): end quietly, as a Unix tool
     // killed by SIGPIPE would (128 + 13)
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 141;
-    io.stderr.write(`${unexpected(err, io.env)}\n`);
+    io.stderr.write(`${unexpected(err, io.env)}${diskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
     return 1;
   } finally {
     store?.close();
@@ -200,12 +202,33 @@ export async function main(io: Io): Promise<number> {
   return exitCode;
 }
 
+/** Whether a full disk (or quota) is behind `err`, anywhere in its chain of causes. */
+function diskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as Error).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
+  }
+  return false;
+}
+
+/** What to do about it: the message names the file or write; this names the store and the way out. */
+function diskFullHint(root: string | undefined): string {
+  const where = root ? `the disk holding ${root}` : "the disk";
+  return ` (${where} is full: free some space, or remove unused images with berth image prune, and run it again)`;
+}
+
 /**
  * An error berth did not expect, as one line (what failed, and how to see more); the stack
  * only with BERTH_DEBUG=1.
  */
 export function unexpected(err: unknown, env: Readonly<Record<string, string | undefined>>): string {
-  if (env.BERTH_DEBUG === "1") return `Error: ${(err as Error)?.stack ?? String(err)}`;
+  if (env.BERTH_DEBUG === "1") {
+    const lines: string[] = [];
+    for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as Error).cause, depth++) {
+      lines.push(`${depth === 0 ? "Error: " : "Caused by: "}${(e as Error)?.stack ?? String(e)}`);
+    }
+    return lines.join("\n");
+  }
   const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
   return `Error: ${message} (an internal error: run again with BERTH_DEBUG=1 for details, and report it)`;
 }

@@ -36,8 +36,10 @@ const posted = new Int32Array(ring, slots * slotSize + slots * 8, 1);
 let fd = -1;
 let written = 0;
 let failed = null;
+// an optional copy (push's compressed copy, a cache) that could not be written: the hash goes on
+let copyError = null;
 const fail = (err) => {
-  if (!failed) parentPort.postMessage({ error: String(err && err.message || err) });
+  if (!failed) parentPort.postMessage({ error: String(err && err.message || err), code: err && err.code });
   failed = err;
 };
 if (file) {
@@ -66,10 +68,17 @@ for (let taken = 0; ; taken++) {
     if (!failed) {
       const view = data.subarray(slot * slotSize, slot * slotSize + length);
       hash.update(view);
-      if (fd >= 0 && !file.producerWrites) {
-        for (let o = 0; o < length; ) o += fs.writeSync(fd, view, o, length - o, written + o);
+      if (!copyError) {
+        try {
+          if (fd >= 0 && !file.producerWrites) {
+            for (let o = 0; o < length; ) o += fs.writeSync(fd, view, o, length - o, written + o);
+          }
+          written += length;
+        } catch (err) {
+          if (!file.optional) throw err;
+          copyError = err;
+        }
       }
-      written += length;
     }
   } catch (err) {
     fail(err);
@@ -78,7 +87,10 @@ for (let taken = 0; ; taken++) {
   Atomics.notify(busy, slot);
 }
 if (fd >= 0) fs.closeSync(fd);
-if (!failed) parentPort.postMessage({ hex: hash.digest("hex"), written });
+if (!failed) {
+  const copy = copyError && { message: String(copyError.message || copyError), code: copyError.code };
+  parentPort.postMessage({ hex: hash.digest("hex"), written, ...(copy ? { copyError: copy } : {}) });
+}
 });
 `;
 /** Atomics.waitAsync (V8 has it since Node 16; TypeScript's es2022 lib does not list it). */
@@ -134,7 +146,20 @@ export function hasherFor(size: number | undefined): (algorithm: DigestAlgorithm
 /** Takes a slot's bytes; calls `giveBack` once it no longer reads them. */
 export type Lend = (bytes: Buffer, giveBack: () => void) => void;
 
-type WorkerAnswer = { hex: string; written: number } | { error: string };
+/** Why an optional copy was not kept (a full disk): its message and errno code. */
+export interface CopyError {
+  message: string;
+  code?: string;
+}
+
+/** What hashing a copy ends with: the digest, the bytes the file holds, and a lost optional copy. */
+export interface HashedCopy {
+  hex: string;
+  written: number;
+  copyError?: CopyError;
+}
+
+type WorkerAnswer = HashedCopy | { error: string; code?: string };
 
 export class OffThreadHash implements Hasher, HashedFile {
   private readonly worker: Worker;
@@ -150,7 +175,7 @@ export class OffThreadHash implements Hasher, HashedFile {
   private position = 0;
   private fileClosed = false;
   private failure: Error | undefined;
-  private answer: Promise<{ hex: string; written: number }>;
+  private answer: Promise<HashedCopy>;
   /** With `lend`: slots the consumer still holds, and what to wake when one is given back. */
   private readonly lent = new Uint8Array(SLOTS);
   private returned: (() => void) | undefined;
@@ -159,7 +184,8 @@ export class OffThreadHash implements Hasher, HashedFile {
   /**
    * With `file`, every byte is also written to `file.path` after its first `file.have` bytes,
    * which the worker hashes first (a download resumed from a partial file). The worker writes
-   * them, or with `producerWrites` this thread does, as it hands each slot over.
+   * them, or with `producerWrites` this thread does, as it hands each slot over. An `optional`
+   * file (a cache) that cannot be written is given up, not the hash: `finish` says why.
    *
    * With `lend`, each slot handed to the worker is also lent to a consumer (a socket sending
    * the same bytes), and is not filled again until both the worker is done with it and the
@@ -168,7 +194,7 @@ export class OffThreadHash implements Hasher, HashedFile {
    */
   constructor(
     algorithm: DigestAlgorithm,
-    file?: { path: string; have: number; producerWrites?: boolean },
+    file?: { path: string; have: number; producerWrites?: boolean; optional?: boolean },
     lend?: Lend,
   ) {
     this.lend = lend;
@@ -189,7 +215,9 @@ export class OffThreadHash implements Hasher, HashedFile {
         if ("hex" in m) resolve(m);
         else {
           // the worker could not read or write the file (a full disk): the store's fault
-          this.failure = new BerthError("STORE", `${file ? `${file.path}: ` : ""}${m.error}`);
+          // its code (ENOSPC) goes along, for the CLI to say what to do about a full disk
+          const cause = Object.assign(new Error(m.error), { code: m.code });
+          this.failure = new BerthError("STORE", `${file ? `${file.path}: ` : ""}${m.error}`, { cause });
           reject(this.failure);
           this.wakeAll();
           void this.worker.terminate(); // nothing more to do: it must not keep the process alive
@@ -270,7 +298,7 @@ export class OffThreadHash implements Hasher, HashedFile {
       try {
         for (let o = 0; o < length; ) o += fs.writeSync(this.fd, slot, o, length - o, this.position + o);
       } catch (err) {
-        this.failure = new BerthError("STORE", `writing the download: ${(err as Error).message}`);
+        this.failure = new BerthError("STORE", `writing the download: ${(err as Error).message}`, { cause: err });
         throw this.failure;
       }
       this.position += length;
@@ -328,14 +356,14 @@ export class OffThreadHash implements Hasher, HashedFile {
   }
 
   /** The digest, and with a file how many bytes it holds now; the worker ends. */
-  async finish(): Promise<{ hex: string; written: number }> {
+  async finish(): Promise<HashedCopy> {
     try {
       if (this.failure) throw this.failure;
       this.post();
       await this.free(); // the end marker takes a slot too
       this.hand(-1);
       const answer = await this.answer;
-      return this.fd === undefined ? answer : { hex: answer.hex, written: this.position };
+      return this.fd === undefined ? answer : { ...answer, written: this.position };
     } finally {
       this.closeFile();
       await this.worker.terminate();
@@ -359,21 +387,30 @@ export class OffThreadHash implements Hasher, HashedFile {
 export interface HashedFile {
   /** A promise when the caller must wait before the next update. */
   update(chunk: Uint8Array): Promise<void> | undefined;
-  /** The digest (hex) and how many bytes the file holds. */
-  finish(): Promise<{ hex: string; written: number }>;
+  /** The digest (hex), how many bytes the file holds, and why an optional file was given up. */
+  finish(): Promise<HashedCopy>;
   dispose(): Promise<void> | undefined;
 }
 
-/** A HashedFile at `path` (created empty), for about `size` bytes. */
-export function hashedFile(algorithm: DigestAlgorithm, path: string, size: number | undefined): HashedFile {
+/**
+ * A HashedFile at `path` (created empty), for about `size` bytes. An `optional` file (a cache)
+ * that cannot be written is given up, and the hash goes on (OffThreadHash's `optional`).
+ */
+export function hashedFile(
+  algorithm: DigestAlgorithm,
+  path: string,
+  size: number | undefined,
+  opts: { optional?: boolean } = {},
+): HashedFile {
   if (size !== undefined && size >= OFFTHREAD_HASH_MIN) {
     fs.writeFileSync(path, ""); // the worker appends to it
-    return new OffThreadHash(algorithm, { path, have: 0 });
+    return new OffThreadHash(algorithm, { path, have: 0, optional: opts.optional === true });
   }
   const hash = createHash(algorithm);
   const fd = fs.openSync(path, "w");
   let written = 0;
   let open = true;
+  let copyError: CopyError | undefined;
   const close = () => {
     if (open) fs.closeSync(fd);
     open = false;
@@ -381,13 +418,20 @@ export function hashedFile(algorithm: DigestAlgorithm, path: string, size: numbe
   return {
     update: (chunk) => {
       hash.update(chunk);
-      for (let o = 0; o < chunk.length; ) o += fs.writeSync(fd, chunk, o, chunk.length - o);
-      written += chunk.length;
+      if (copyError) return undefined;
+      try {
+        for (let o = 0; o < chunk.length; ) o += fs.writeSync(fd, chunk, o, chunk.length - o);
+        written += chunk.length;
+      } catch (err) {
+        if (!opts.optional) throw err;
+        const e = err as NodeJS.ErrnoException;
+        copyError = { message: e.message, ...(e.code ? { code: e.code } : {}) };
+      }
       return undefined;
     },
     finish: async () => {
       close();
-      return { hex: hash.digest("hex"), written };
+      return { hex: hash.digest("hex"), written, ...(copyError ? { copyError } : {}) };
     },
     dispose: () => {
       close();

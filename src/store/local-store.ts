@@ -208,11 +208,15 @@ export class LocalStore {
       this.db.prepare("INSERT INTO leases(pid, started_ms) VALUES (?, ?)").run(process.pid, Date.now()).lastInsertRowid,
     );
     const lease = new Lease(this, id);
+    let result: T;
     try {
-      return await fn(lease);
-    } finally {
-      this.endLease(lease);
+      result = await fn(lease);
+    } catch (err) {
+      this.endLeaseAfter(lease);
+      throw err;
     }
+    this.endLease(lease);
+    return result;
   }
 
   /** withLease for work that is synchronous (small blobs written with putBytes). */
@@ -221,10 +225,27 @@ export class LocalStore {
       this.db.prepare("INSERT INTO leases(pid, started_ms) VALUES (?, ?)").run(process.pid, Date.now()).lastInsertRowid,
     );
     const lease = new Lease(this, id);
+    let result: T;
     try {
-      return fn(lease);
-    } finally {
+      result = fn(lease);
+    } catch (err) {
+      this.endLeaseAfter(lease);
+      throw err;
+    }
+    this.endLease(lease);
+    return result;
+  }
+
+  /**
+   * Ends a lease whose work failed. Should the end fail too (a full disk refuses the database's
+   * write as well), the first error is the one that says what happened: it is not masked, and
+   * the lease row is swept once this process is gone (sweepDead).
+   */
+  private endLeaseAfter(lease: Lease): void {
+    try {
       this.endLease(lease);
+    } catch {
+      lease.cleanup();
     }
   }
 

@@ -3,7 +3,13 @@ import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inflater } from "../image/codecs.js";
 import { canGzipFileInto, compressor, gzipFileInto } from "../image/layer-compression.js";
-import { hashedFile, OFFTHREAD_HASH_MIN, OffThreadHash } from "../image/offthread-hash.js";
+import {
+  type CopyError,
+  type HashedCopy,
+  hashedFile,
+  OFFTHREAD_HASH_MIN,
+  OffThreadHash,
+} from "../image/offthread-hash.js";
 import { type Digest, sha256 } from "../oci/digest.js";
 import { BerthError } from "../oci/errors.js";
 import { type Compression, layerCompression, layerMediaType, MediaType } from "../oci/media-types.js";
@@ -115,6 +121,8 @@ export interface CompressUpload {
   /** Bytes of the stored layer read so far (the compressed size is unknown until the end). */
   onBytes: (n: number) => void;
   onRestart: () => void;
+  /** The store's compressed copy could not be written (a full disk): the push went on without it. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -140,9 +148,16 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
       canGzipFileInto();
     try {
       const sent = (lent && (await lentUpload(opts, tmp, what))) || (await streamedUpload(opts, convert, tmp, what));
-      opts.lease.adoptVerified(tmp, sent.digest);
-      recordCompressedLayer(store, plan.diffId, convert.to, sent);
-      return { ...plan.stored, mediaType: mediaTypeFor(plan), ...sent };
+      // The copy is a cache for the next push: the registry has the blob either way.
+      if (sent.copyError) {
+        opts.onWarning?.(
+          `${what}: the compressed copy was not kept in the store (${sent.copyError.message}): the next push compresses it again`,
+        );
+      } else {
+        opts.lease.adoptVerified(tmp, sent.digest);
+        recordCompressedLayer(store, plan.diffId, convert.to, sent);
+      }
+      return { ...plan.stored, mediaType: mediaTypeFor(plan), digest: sent.digest, size: sent.size };
     } catch (err) {
       // a 401 on the lent PATCH: the stream path's requests get a new token
       const refused = lent && err instanceof RegistryError && err.status === 401;
@@ -159,12 +174,20 @@ export async function compressAndUpload(opts: CompressUpload): Promise<Descripto
 interface Sent {
   digest: Digest;
   size: number;
+  /** Why the store's copy was given up, when it was. */
+  copyError?: CopyError;
 }
 
-/** The hash worker's count of the bytes it wrote must be the count made, before the file becomes the blob. */
-function checkWritten(what: string, written: number, size: number): void {
-  if (written !== size)
-    throw new BerthError("STORE", `${what}: the store's copy holds ${written} of ${size} bytes (is the disk full?)`);
+/**
+ * The hash worker's count of the bytes it wrote must be the count made, before the file becomes
+ * the blob; a copy given up (a full disk) is not checked, as it will not become one.
+ */
+function checkWritten(what: string, copy: HashedCopy, size: number): void {
+  if (!copy.copyError && copy.written !== size)
+    throw new BerthError(
+      "STORE",
+      `${what}: the store's copy holds ${copy.written} of ${size} bytes (is the disk full?)`,
+    );
 }
 
 /**
@@ -179,13 +202,14 @@ async function lentUpload(opts: CompressUpload, tmp: string, what: string): Prom
   let size = 0;
   let ring: OffThreadHash | undefined;
   let finished = false;
+  let copyError: CopyError | undefined;
   try {
     const digest = await uploadLent({
       client: opts.client,
       repo: opts.repo,
       what,
       produce: async (lend) => {
-        const r = new OffThreadHash("sha256", { path: tmp, have: 0 }, lend);
+        const r = new OffThreadHash("sha256", { path: tmp, have: 0, optional: true }, lend);
         ring = r;
         const sink = {
           update: (bytes: Uint8Array) => {
@@ -200,12 +224,13 @@ async function lentUpload(opts: CompressUpload, tmp: string, what: string): Prom
         };
         await gzipFileInto(store.blobPath(plan.stored.digest), plan.stored.size, sink, opts.onBytes);
         finished = true;
-        const { hex, written } = await r.finish();
-        checkWritten(what, written, size);
-        return `sha256:${hex}` as Digest;
+        const copy = await r.finish();
+        checkWritten(what, copy, size);
+        copyError = copy.copyError;
+        return `sha256:${copy.hex}` as Digest;
       },
     });
-    return digest ? { digest, size } : undefined;
+    return digest ? { digest, size, ...(copyError ? { copyError } : {}) } : undefined;
   } finally {
     if (!finished) await ring?.dispose();
   }
@@ -224,8 +249,9 @@ async function streamedUpload(
   const { store, plan } = opts;
   // a large layer's compressed bytes are hashed and written to the store on a worker thread
   // (image/offthread-hash.ts): inline, the hash took ~0.4 s of the main thread's time per 500 MiB
-  const file = hashedFile("sha256", tmp, plan.stored.size);
+  const file = hashedFile("sha256", tmp, plan.stored.size, { optional: true });
   let size = 0;
+  let copyError: CopyError | undefined;
   let body: Transform | undefined;
   let finished = false;
   try {
@@ -262,13 +288,14 @@ async function streamedUpload(
       body,
       digest: async () => {
         finished = true;
-        const { hex, written } = await file.finish();
-        checkWritten(what, written, size);
-        return `sha256:${hex}` as Digest;
+        const copy = await file.finish();
+        checkWritten(what, copy, size);
+        copyError = copy.copyError;
+        return `sha256:${copy.hex}` as Digest;
       },
       what,
     });
-    return { digest, size };
+    return { digest, size, ...(copyError ? { copyError } : {}) };
   } finally {
     // a failure before the body was read (the POST) leaves the file open and zstd running
     body?.destroy();

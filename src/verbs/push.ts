@@ -35,6 +35,8 @@ export interface PushOptions {
   compression?: Compression;
   /** Recompress layers compressed otherwise than `compression` asks (buildx's force-compression). */
   forceCompression?: boolean;
+  /** What went wrong without stopping the push (a compressed copy the store had no room for). */
+  onWarning?: (message: string) => void;
 }
 
 export interface PushedImage {
@@ -180,6 +182,7 @@ async function pushBlobsAndManifest(
         onRestart: () => {
           current = 0;
         },
+        ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
       });
       progress({ id, status: "Pushed" });
       return;

@@ -36,6 +36,7 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
         compression,
         ...(opts.forceCompression ? { forceCompression: true } : {}),
         onProgress: view.event,
+        onWarning: (message) => ctx.stderr.write(`WARNING: ${message}\n`),
       });
       view.flush();
       let out = "";
