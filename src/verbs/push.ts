@@ -95,6 +95,9 @@ async function pushOne(
       "IMAGE_UNKNOWN",
       `An image does not exist locally with the tag: ${formatReference(ref, true)}`,
     );
+  // The registry's first answer (the TLS probe, GET /v2/) comes while the store is read and the
+  // lease taken (~9 ms before the first request asked for it); every request waits for this one.
+  client.ping().catch(() => undefined); // a failure is met again, and reported, by that request
   const image = readStoredImage(store, resolved.image);
   const pushed = await pushImage(store, client, ref, image, ref.tag ?? "latest", opts);
   return { reference: formatReference(ref), tag: ref.tag ?? "latest", digest: pushed.digest, size: pushed.size };
