@@ -150,3 +150,61 @@ test("unknown flags exit 125 like docker", () => {
   assert.equal(r.code, 125);
   assert.match(r.stderr, /unknown option '--bogus'/);
 });
+
+test("content trust: --disable-content-trust is taken as docker takes it; asking for signing is one line", () => {
+  const trustLine =
+    /^Error: content trust \(images signed through Notary\) is not supported by berth: unset DOCKER_CONTENT_TRUST or pass --disable-content-trust$/;
+  for (const command of [["pull"], ["push"], ["build", dir], ["run", "--rm"], ["create"]]) {
+    const [verb = "", ...rest] = command;
+    const target = verb === "build" ? [] : ["keep/me:1"];
+    // asked for by the flag, or by docker's variable without the flag
+    for (const [args, env] of [
+      [["--disable-content-trust=false"], {}],
+      [[], { DOCKER_CONTENT_TRUST: "1" }],
+      [[], { DOCKER_CONTENT_TRUST: "yes" }], // docker: a value it cannot read means on
+    ] as const) {
+      const before = snapshotStore(root);
+      const r = berth(root, [verb, ...args, ...rest, ...target], { env });
+      assert.equal(r.code, 125, `${verb} ${args.join(" ")} ${JSON.stringify(env)}: ${r.stderr}`);
+      assert.match(r.stderr.trimEnd(), trustLine);
+      assert.equal(snapshotStore(root), before);
+    }
+    const bad = berth(root, [verb, "--disable-content-trust=maybe", ...rest, ...target]);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr.trimEnd(), /^Error: invalid argument "maybe" for "--disable-content-trust" flag/);
+  }
+  // turned off by the flag (bare, before the image it must not take as its value; =true) or the
+  // variable (0, false): the command goes on, here to the registry it names, which is not there
+  for (const [args, env] of [
+    [["--disable-content-trust"], { DOCKER_CONTENT_TRUST: "1" }],
+    [["--disable-content-trust=true"], {}],
+    [[], { DOCKER_CONTENT_TRUST: "0" }],
+    [[], { DOCKER_CONTENT_TRUST: "false" }],
+  ] as const) {
+    const r = berth(root, ["pull", ...args, "127.0.0.1:9/keep/me:1"], {
+      env: { ...env, BERTH_REGISTRY_ATTEMPTS: "1" },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot reach registry 127\.0\.0\.1:9/);
+  }
+});
+
+test("boolean flags take docker's =true and =false; a run's own command keeps its flags", () => {
+  assert.equal(berth(root, ["images", "-q=false"]).stdout.split("\n")[0]?.startsWith("REPOSITORY"), true);
+  assert.match(berth(root, ["images", "--quiet=true"]).stdout, /^[0-9a-f]{12}\n$/);
+  const plain = berth(root, ["history", "--no-trunc=false", "-H=false", "keep/me:1"]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /^IMAGE .*\n\S+ +\d{4}-\d\d-\d\dT/, "dates as they are, not '... ago'");
+  // bare, before the image: a flag, not a flag taking the image as its value
+  const human = berth(root, ["history", "-H", "keep/me:1"]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, / ago /);
+  const bad = berth(root, ["images", "-q=maybe"]);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr.trimEnd(), /^Error: invalid argument "maybe" for "-q" flag: want true or false$/);
+  // past the image, words are the container's: `--rm=maybe` is not berth's to judge (the run
+  // fails later, for want of a runtime or of /bin/echo, but not on that flag)
+  const run = berth(root, ["create", "--rm=false", "keep/me:1", "echo", "--rm=maybe"]);
+  assert.doesNotMatch(run.stderr, /invalid argument/);
+  if (run.code === 0) assert.equal(berth(root, ["rm", run.stdout.trim()]).code, 0);
+});

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { CommanderError } from "@commander-js/extra-typings";
 import { BerthError } from "../oci/errors.js";
 import type { defaultRoot } from "../store/default-root.js";
 import type { LocalStore } from "../store/local-store.js";
@@ -31,6 +31,7 @@ import { registerCreate, registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTag } from "./commands/tag.js";
 import type { CliContext } from "./context.js";
+import { DockerCommand } from "./docker-command.js";
 
 export const VERSION = "0.1.0";
 
@@ -74,7 +75,7 @@ export async function main(io: Io): Promise<number> {
     },
   };
 
-  const program = new Command("berth")
+  const program = new DockerCommand("berth")
     .enablePositionalOptions()
     .description("Docker images end to end: build, store, run, ship, host and inspect, with no daemon.")
     .version(VERSION, "-v, --version", "print the version")

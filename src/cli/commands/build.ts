@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { Option } from "@commander-js/extra-typings";
 import { BerthError } from "../../oci/errors.js";
 import type { CliContext } from "../context.js";
-import { collect } from "./options.js";
+import { CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP, collect, refuseContentTrust } from "./options.js";
 
 /** `build [OPTIONS] PATH`: docker's flags; progress and RUN output on stderr, -q prints the ID. */
 export function registerBuild(cmd: Command, ctx: CliContext): void {
@@ -35,7 +35,9 @@ export function registerBuild(cmd: Command, ctx: CliContext): void {
     )
     .option("-o, --output <spec>", "also export the result: DIR, or type=local|tar|oci|docker,dest=PATH (- for stdout)")
     .option("--pull", "always pull the base images (else only those the store lacks)")
+    .option(CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP)
     .action(async (context, opts) => {
+      refuseContentTrust(opts.disableContentTrust, ctx.env);
       const [{ build }, { formatPlatform, parsePlatform }, { humanSize }, exporter] = await Promise.all([
         import("../../build/build.js"),
         import("../../oci/platform.js"),

@@ -14,7 +14,7 @@ const HEADERS = {
 export function registerHistory(cmd: Command, ctx: CliContext): void {
   cmd
     .argument("<image>", "image to show the history of")
-    .option("-H, --human [bool]", "print sizes and dates in human readable format", "true")
+    .option("-H, --human", "print sizes and dates in human readable format (-H=false for neither)", true)
     .option("--no-trunc", "do not truncate output")
     .option("-q, --quiet", "only show image IDs")
     .option("--format <format>", "format output: table, json, or a Go template")
@@ -24,7 +24,7 @@ export function registerHistory(cmd: Command, ctx: CliContext): void {
         import("../../format/units.js"),
         import("../output.js"),
       ]);
-      const human = String(opts.human) !== "false";
+      const human = (opts.human as boolean) !== false;
       const trunc = opts.trunc !== false;
       const now = Date.now();
       const items = (await history(ctx.store(), image)).map((r) => {

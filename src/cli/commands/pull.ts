@@ -1,5 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
+import { CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP, refuseContentTrust } from "./options.js";
 
 /** `pull [-a] [--platform P] [-q] NAME[:TAG|@DIGEST]`, with docker's output. */
 export function registerPull(cmd: Command, ctx: CliContext): void {
@@ -8,7 +9,9 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
     .option("-a, --all-tags", "download all tagged images in the repository")
     .option("--platform <platform>", "set platform if server is multi-platform capable (os/arch[/variant])")
     .option("-q, --quiet", "suppress verbose output")
+    .option(CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP)
     .action(async (name, opts) => {
+      refuseContentTrust(opts.disableContentTrust, ctx.env);
       // A large layer is hashed on a worker thread, which takes ~25 ms of CPU to come up, and
       // longer while the main thread starts too. Started once the manifest named a large layer,
       // it came online ~55 ms after the layer's first byte, and the download waited for it with

@@ -1,5 +1,6 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
+import { CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP, refuseContentTrust } from "./options.js";
 
 /** `push [-a] [-q] [--compression gzip|zstd|none] [--force-compression] NAME[:TAG]`, with docker's output. */
 export function registerPush(cmd: Command, ctx: CliContext): void {
@@ -9,7 +10,9 @@ export function registerPush(cmd: Command, ctx: CliContext): void {
     .option("-q, --quiet", "suppress verbose output")
     .option("--compression <kind>", "compress plain tar layers on the way: gzip, zstd or none", "gzip")
     .option("--force-compression", "also recompress layers stored with another compression")
+    .option(CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP)
     .action(async (name, opts) => {
+      refuseContentTrust(opts.disableContentTrust, ctx.env);
       // loaded when used: the registry client (undici) and the terminal view (log-update)
       // would cost every other command ~20-40 ms of start-up
       const [

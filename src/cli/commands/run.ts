@@ -4,7 +4,7 @@ import { BerthError } from "../../oci/errors.js";
 import type { BindMount, Limit } from "../../runtime/oci-spec.js";
 import type { RunOptions } from "../../runtime/run.js";
 import type { CliContext } from "../context.js";
-import { collect } from "./options.js";
+import { CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP, collect, refuseContentTrust } from "./options.js";
 
 /**
  * `run [OPTIONS] IMAGE [COMMAND] [ARG...]`: runs a container in the foreground and exits with
@@ -96,13 +96,15 @@ function withRunFlags(cmd: Command) {
     .option("--read-only", "mount the container's root file system read-only")
     .option("--ulimit <name=soft[:hard]>", "a resource limit (no higher than this host's hard limit)", collect, [])
     .option("--runtime <name>", "the OCI runtime: crun, runc or a path (default: the best that works here)")
-    .option("--storage-driver <driver>", "overlay (default where available) or copy");
+    .option("--storage-driver <driver>", "overlay (default where available) or copy")
+    .option(CONTENT_TRUST_FLAG, CONTENT_TRUST_HELP);
 }
 
 type RunFlags = ReturnType<ReturnType<typeof withRunFlags>["opts"]>;
 
 /** The flags as RunOptions (streams aside), checked. */
 function runOptions(command: string[], opts: RunFlags, ctx: CliContext): RunOptions {
+  refuseContentTrust(opts.disableContentTrust, ctx.env);
   const network = opts.network ?? "none";
   if (network !== "none" && network !== "host") {
     throw new BerthError("USAGE", `network ${network} is not available: berth runs --network none or host`);
