@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # System packages: the peers the compatibility tests run against (docker, podman, skopeo,
 # umoci, oci-image-tool, Distribution), the OCI runtimes, a static busybox for offline bases,
 # QEMU's user-mode emulators, so that RUN steps of `build --platform` for other CPUs can run, and
-# setfattr/setcap (attr, libcap2-bin), which the extended-attribute tests run inside containers.
-packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd isal pigz attr libcap2-bin bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static)
+# setfattr/setcap (attr, libcap2-bin), which the extended-attribute tests run inside containers,
+# and tinyproxy, the HTTP proxy the registry client's proxy tests go through.
+packages=(docker.io skopeo podman umoci oci-image-tool crun runc busybox-static docker-registry zstd isal pigz attr libcap2-bin bzip2 xz-utils debootstrap ca-certificates apache2-utils qemu-user-static tinyproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -22,6 +22,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface RegistryOptions {
+  /** The address it listens on (default 127.0.0.1). */
+  address?: string;
   htpasswd?: string;
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   tls?: { cert: string; key: string };
@@ -54,7 +56,11 @@ export class Distribution {
   }
 
   get host(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.address}:${this.port}`;
+  }
+
+  get address(): string {
+    return this.opts.address ?? "127.0.0.1";
   }
 
   private config(): string {
@@ -70,7 +76,7 @@ export class Distribution {
       "  delete:",
       "    enabled: true",
       "http:",
-      `  addr: 127.0.0.1:${this.port}`,
+      `  addr: ${this.address}:${this.port}`,
       // a fixed secret: upload locations stay valid across a restart (resumable uploads)
       "  secret: berth-registry-client-tests",
     ];
@@ -100,7 +106,7 @@ export class Distribution {
     fs.closeSync(log);
     for (let i = 0; i < 200; i++) {
       const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(this.port, "127.0.0.1");
+        const s = net.connect(this.port, this.address);
         s.on("connect", () => {
           s.destroy();
           resolve(true);
@@ -142,8 +148,8 @@ export function htpasswdFile(dir: string, user: string, password: string): strin
   return path;
 }
 
-/** A test CA and a server certificate for 127.0.0.1 and localhost, made with openssl. */
-export function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+/** A test CA and a server certificate for 127.0.0.1, localhost and `ips`, made with openssl. */
+export function makeTlsFiles(dir: string, ips: readonly string[] = []): { ca: string; cert: string; key: string } {
   fs.mkdirSync(dir, { recursive: true });
   const p = (n: string) => join(dir, n);
   must("openssl", [
@@ -173,7 +179,8 @@ export function makeTlsFiles(dir: string): { ca: string; cert: string; key: stri
     "-out",
     p("server.csr"),
   ]);
-  fs.writeFileSync(p("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  const sans = ["IP:127.0.0.1", "DNS:localhost", ...ips.map((ip) => `IP:${ip}`)].join(",");
+  fs.writeFileSync(p("ext.cnf"), `subjectAltName=${sans}\nextendedKeyUsage=serverAuth\n`);
   must("openssl", [
     "x509",
     "-req",
@@ -431,7 +438,7 @@ export async function tlsDistribution(
   dir: string,
   opts: Omit<RegistryOptions, "tls"> = {},
 ): Promise<{ reg: Distribution; ca: string; certsD: string; trust: () => void }> {
-  const files = makeTlsFiles(join(dir, "pki"));
+  const files = makeTlsFiles(join(dir, "pki"), opts.address ? [opts.address] : []);
   const reg = await Distribution.start(join(dir, "registry"), { ...opts, tls: { cert: files.cert, key: files.key } });
   t.after(() => reg.stop());
   const certsD = join(dir, "certs.d");

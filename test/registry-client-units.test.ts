@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CredentialStore } from "../src/registry-client/credentials.js";
+import { proxyConfigFromEnv, proxyFor } from "../src/registry-client/proxy.js";
 import {
   apiHost,
   credentialKey,
@@ -111,4 +112,49 @@ test("Docker Hub names go to registry-1.docker.io (no network here: the error na
     /^Error: pulling docker\.io\/library\/nginx:latest: cannot reach registry registry-1\.docker\.io/,
   );
   assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+});
+
+test("proxies from the environment, by Go's rules: scheme, NO_PROXY's names, suffixes, ports and CIDRs, never loopback", () => {
+  assert.equal(proxyConfigFromEnv({}), undefined);
+  const config = proxyConfigFromEnv({
+    HTTPS_PROXY: "proxy.corp:3128",
+    https_proxy: "http://ignored:1",
+    http_proxy: "http://plain.corp:8080",
+    NO_PROXY:
+      "internal.corp, .svc.local,*.mirror.io,registry.example:5000,10.0.0.0/8,fd00::/8,192.0.2.9,[2001:db8::1]:443",
+  });
+  const via = (url: string) => proxyFor(new URL(url), config);
+  // the upper-case name first; no scheme means http://
+  assert.equal(via("https://r.example.com/v2/"), "http://proxy.corp:3128");
+  assert.equal(via("http://r.example.com/v2/"), "http://plain.corp:8080");
+  // never loopback or localhost
+  for (const u of ["https://127.0.0.1:5000/", "https://127.9.9.9/", "https://localhost:5000/", "https://[::1]:5000/"])
+    assert.equal(via(u), undefined, u);
+  // a name covers itself and its subdomains; `.name` and `*.name` only the subdomains
+  assert.equal(via("https://internal.corp/"), undefined);
+  assert.equal(via("https://reg.internal.corp/"), undefined);
+  assert.equal(via("https://notinternal.corp/"), "http://proxy.corp:3128");
+  assert.equal(via("https://svc.local/"), "http://proxy.corp:3128");
+  assert.equal(via("https://a.svc.local/"), undefined);
+  assert.equal(via("https://mirror.io/"), "http://proxy.corp:3128");
+  assert.equal(via("https://eu.mirror.io/"), undefined);
+  // with a port, only that port
+  assert.equal(via("http://registry.example:5000/"), undefined);
+  assert.equal(via("https://registry.example/"), "http://proxy.corp:3128");
+  // addresses and ranges
+  assert.equal(via("https://10.1.2.3:5000/"), undefined);
+  assert.equal(via("https://11.1.2.3/"), "http://proxy.corp:3128");
+  assert.equal(via("https://[fd12::5]/"), undefined);
+  assert.equal(via("https://192.0.2.9/"), undefined);
+  assert.equal(via("https://192.0.2.10/"), "http://proxy.corp:3128");
+  assert.equal(via("https://[2001:db8::1]/"), undefined);
+  assert.equal(via("https://[2001:db8::1]:8443/"), "http://proxy.corp:3128");
+  // `*` turns it off; only the scheme's own variable counts
+  assert.equal(
+    proxyFor(new URL("https://r.example.com/"), proxyConfigFromEnv({ HTTPS_PROXY: "p:1", NO_PROXY: "*" })),
+    undefined,
+  );
+  assert.equal(proxyFor(new URL("https://r.example.com/"), proxyConfigFromEnv({ HTTP_PROXY: "p:1" })), undefined);
+  // and the configuration carries it
+  assert.equal(registryConfigFromEnv({ https_proxy: "socks5://s:1080" }).proxy?.https, "socks5://s:1080");
 });

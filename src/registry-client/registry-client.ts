@@ -102,7 +102,9 @@ export class RegistryClient {
     let base = new URL(`https://${this.host}/v2/`);
     // A server that does not speak TLS is found by a bare handshake: cheaper than the first
     // verifying request, whose trust store (~200 CAs) takes a fifth of a second to build.
-    if (mayUseHttp && !(await speaksTls(base))) base = new URL(`http://${this.host}/v2/`);
+    // (through a proxy the probe would miss its mark: the https GET's failure says the same)
+    if (mayUseHttp && !this.transport.proxied(base) && !(await speaksTls(base)))
+      base = new URL(`http://${this.host}/v2/`);
     try {
       res = await this.transport.send({ method: "GET", url: base, idempotent: true });
     } catch (err) {
@@ -298,6 +300,8 @@ export class RegistryClient {
   ): Promise<DirectOutcome> {
     await this.ping();
     const url = this.url(`${repo}/blobs/${digest}`);
+    // direct-get speaks to the registry's socket itself: through a proxy, undici's way
+    if (this.transport.proxied(url)) return { kind: "declined", why: "the registry is reached through a proxy" };
     const authorization = await this.auth.authorization(this.auth.widen([pullScope(repo)]));
     try {
       return await directGet(
@@ -325,6 +329,7 @@ export class RegistryClient {
   async patchSender(location: URL, repo: string): Promise<PatchSender | undefined> {
     await this.ping();
     if (location.host !== this.baseUrl.host || location.protocol !== this.baseUrl.protocol) return undefined;
+    if (this.transport.proxied(location)) return undefined; // a socket of its own: not through a proxy
     const authorization = await this.auth.authorization(this.auth.widen([pushScope(repo)]));
     const sender = directPatch({
       url: location,

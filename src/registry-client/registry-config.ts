@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_DOMAIN } from "../oci/reference.js";
 import { z } from "../oci/zod.js";
+import { type ProxyConfig, proxyConfigFromEnv } from "./proxy.js";
 
 /**
  * Where the client looks for what docker's users already configured: TLS roots per registry
@@ -25,6 +26,8 @@ export interface RegistryConfig {
   readonly maxConcurrentUploads: number;
   /** Blobs larger than this are uploaded in PATCH chunks of this size (the unit an interrupted upload resumes by). */
   readonly uploadChunkSize: number;
+  /** HTTP proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as dockerd takes them from its environment. */
+  readonly proxy?: ProxyConfig;
 }
 
 const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string()).optional() });
@@ -37,6 +40,7 @@ const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string
  * - DOCKER_CONFIG (default ~/.docker)
  * - BERTH_REGISTRY_ATTEMPTS, BERTH_REGISTRY_BACKOFF_MS for the retry policy
  * - BERTH_MAX_CONCURRENT_DOWNLOADS / _UPLOADS (dockerd's options), BERTH_UPLOAD_CHUNK_SIZE (bytes)
+ * - HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case forms)
  */
 export function registryConfigFromEnv(env: Readonly<Record<string, string | undefined>>): RegistryConfig {
   const insecure = (env.BERTH_INSECURE_REGISTRIES ?? "")
@@ -52,6 +56,7 @@ export function registryConfigFromEnv(env: Readonly<Record<string, string | unde
     // no daemon.json: nothing to add
   }
   const home = env.HOME ?? homedir();
+  const proxy = proxyConfigFromEnv(env);
   return {
     certsDir: env.BERTH_CERTS_D ?? "/etc/docker/certs.d",
     insecure,
@@ -61,6 +66,7 @@ export function registryConfigFromEnv(env: Readonly<Record<string, string | unde
     maxConcurrentDownloads: positiveInt(env.BERTH_MAX_CONCURRENT_DOWNLOADS, 3),
     maxConcurrentUploads: positiveInt(env.BERTH_MAX_CONCURRENT_UPLOADS, 5),
     uploadChunkSize: positiveInt(env.BERTH_UPLOAD_CHUNK_SIZE, 128 << 20),
+    ...(proxy ? { proxy } : {}),
   };
 }
 

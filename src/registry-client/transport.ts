@@ -2,8 +2,9 @@ import * as fs from "node:fs";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ConnectionOptions, createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, type Dispatcher, ProxyAgent } from "undici";
 import { BerthError } from "../oci/errors.js";
+import { proxyFor } from "./proxy.js";
 import { isNamedInsecure, type RegistryConfig, tlsFilesFor } from "./registry-config.js";
 
 export interface HttpRequest {
@@ -64,7 +65,7 @@ export function isTlsProtocolError(err: unknown): boolean {
  * 5xx, 429 (honouring Retry-After) and broken connections; never on other 4xx.
  */
 export class Transport {
-  private readonly agents = new Map<string, Agent>();
+  private readonly agents = new Map<string, Dispatcher>();
   private readonly contexts = new Map<string, SecureContext>();
   private systemCa: string[] | undefined;
 
@@ -78,17 +79,32 @@ export class Transport {
     this.agents.clear();
   }
 
-  private agentFor(url: URL): Agent {
+  private agentFor(url: URL): Dispatcher {
     const key = `${url.protocol}//${url.host}`;
     let agent = this.agents.get(key);
     if (agent) return agent;
-    if (url.protocol === "https:") {
+    const proxy = this.proxied(url);
+    if (proxy) {
+      // https through a CONNECT tunnel, with this registry's TLS inside it; plain http as
+      // absolute-form requests to the proxy, as Go's client (and so dockerd) sends them
+      agent = new ProxyAgent({
+        uri: proxy,
+        proxyTunnel: false,
+        keepAliveTimeout: 30_000,
+        ...(url.protocol === "https:" ? { requestTls: this.tlsOptions(url) } : {}),
+      });
+    } else if (url.protocol === "https:") {
       agent = new Agent({ connect: this.tlsOptions(url), keepAliveTimeout: 30_000 });
     } else {
       agent = new Agent({ keepAliveTimeout: 30_000 });
     }
     this.agents.set(key, agent);
     return agent;
+  }
+
+  /** The proxy requests to `url` go through (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), if any. */
+  proxied(url: URL): string | undefined {
+    return proxyFor(url, this.config.proxy);
   }
 
   /** How connections to `url`'s host are secured: its roots, client certificate and verification. */
