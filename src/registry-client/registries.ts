@@ -1,6 +1,7 @@
+import { DEFAULT_DOMAIN } from "../oci/reference.js";
 import { type Credential, CredentialStore } from "./credentials.js";
 import { RegistryClient } from "./registry-client.js";
-import { credentialKey, type RegistryConfig } from "./registry-config.js";
+import { credentialKey, parseMirror, type RegistryConfig } from "./registry-config.js";
 import { type RetryListener, Transport } from "./transport.js";
 
 /**
@@ -12,12 +13,32 @@ export class Registries {
   readonly credentials: CredentialStore;
   private readonly clients = new Map<string, RegistryClient>();
 
-  constructor(
-    readonly config: RegistryConfig,
-    onRetry?: RetryListener,
-  ) {
-    this.transport = new Transport(config, onRetry);
-    this.credentials = new CredentialStore(config.dockerConfigDir);
+  readonly config: RegistryConfig;
+
+  constructor(config: RegistryConfig, onRetry?: RetryListener) {
+    // an http:// mirror is a registry the user allowed plain HTTP for, as dockerd takes it
+    const plain = (config.mirrors ?? []).flatMap((m) => {
+      try {
+        const mirror = parseMirror(m);
+        return mirror.plainHttp ? [mirror.host] : [];
+      } catch {
+        return []; // reported when a pull would use it (pullClients)
+      }
+    });
+    this.config = plain.length > 0 ? { ...config, insecure: [...config.insecure, ...plain] } : config;
+    this.transport = new Transport(this.config, onRetry);
+    this.credentials = new CredentialStore(this.config.dockerConfigDir);
+  }
+
+  /**
+   * Where a pull from `domain` asks, in order: for Docker Hub its mirrors first (dockerd's
+   * registry-mirrors), then Hub itself; for any other registry, that registry. A mirror is a
+   * registry of its own, with its own login: Docker Hub's is not sent to it.
+   */
+  pullClients(domain: string): RegistryClient[] {
+    if (domain !== DEFAULT_DOMAIN) return [this.client(domain)];
+    const mirrors = (this.config.mirrors ?? []).map((m) => this.client(parseMirror(m).host));
+    return [...mirrors, this.client(domain)];
   }
 
   /** The client for a registry as references name it; `credential` overrides the stored login. */

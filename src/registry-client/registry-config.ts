@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { BerthError } from "../oci/errors.js";
 import { DEFAULT_DOMAIN } from "../oci/reference.js";
 import { z } from "../oci/zod.js";
 import { type ProxyConfig, proxyConfigFromEnv } from "./proxy.js";
@@ -28,30 +29,42 @@ export interface RegistryConfig {
   readonly uploadChunkSize: number;
   /** HTTP proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as dockerd takes them from its environment. */
   readonly proxy?: ProxyConfig;
+  /** Pull-through mirrors of Docker Hub, tried in order before it (dockerd's registry-mirrors), as given. */
+  readonly mirrors?: readonly string[];
 }
 
-const daemonJsonSchema = z.looseObject({ "insecure-registries": z.array(z.string()).optional() });
+const daemonJsonSchema = z.looseObject({
+  "insecure-registries": z.array(z.string()).optional(),
+  "registry-mirrors": z.array(z.string()).optional(),
+});
 
 /**
  * The configuration from the environment, docker's way:
  * - BERTH_CERTS_D (default /etc/docker/certs.d)
  * - BERTH_INSECURE_REGISTRIES (comma-separated) plus `insecure-registries` of docker's
- *   daemon.json (BERTH_DOCKER_DAEMON_JSON, default /etc/docker/daemon.json)
+ *   daemon.json (BERTH_DOCKER_DAEMON_JSON, default /etc/docker/daemon.json); the same for
+ *   BERTH_REGISTRY_MIRRORS and `registry-mirrors`
  * - DOCKER_CONFIG (default ~/.docker)
  * - BERTH_REGISTRY_ATTEMPTS, BERTH_REGISTRY_BACKOFF_MS for the retry policy
  * - BERTH_MAX_CONCURRENT_DOWNLOADS / _UPLOADS (dockerd's options), BERTH_UPLOAD_CHUNK_SIZE (bytes)
  * - HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case forms)
  */
 export function registryConfigFromEnv(env: Readonly<Record<string, string | undefined>>): RegistryConfig {
-  const insecure = (env.BERTH_INSECURE_REGISTRIES ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const list = (text: string | undefined) =>
+    (text ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+  const insecure = list(env.BERTH_INSECURE_REGISTRIES);
+  const mirrors = list(env.BERTH_REGISTRY_MIRRORS);
   const daemonJson = env.BERTH_DOCKER_DAEMON_JSON ?? "/etc/docker/daemon.json";
   try {
     const parsed = daemonJsonSchema.safeParse(JSON.parse(fs.readFileSync(daemonJson, "utf8")));
     // A broken daemon.json is docker's problem to report; berth just learns nothing from it.
-    if (parsed.success) insecure.push(...(parsed.data["insecure-registries"] ?? []));
+    if (parsed.success) {
+      insecure.push(...(parsed.data["insecure-registries"] ?? []));
+      mirrors.push(...(parsed.data["registry-mirrors"] ?? []));
+    }
   } catch {
     // no daemon.json: nothing to add
   }
@@ -67,6 +80,7 @@ export function registryConfigFromEnv(env: Readonly<Record<string, string | unde
     maxConcurrentUploads: positiveInt(env.BERTH_MAX_CONCURRENT_UPLOADS, 5),
     uploadChunkSize: positiveInt(env.BERTH_UPLOAD_CHUNK_SIZE, 128 << 20),
     ...(proxy ? { proxy } : {}),
+    ...(mirrors.length > 0 ? { mirrors } : {}),
   };
 }
 
@@ -155,4 +169,32 @@ export function tlsFilesFor(certsDir: string, hostPort: string): TlsFiles {
     }
   }
   return out;
+}
+
+/**
+ * A registry mirror as dockerd takes one: an http(s) URL of a host, without path, query or
+ * credentials. Returns the registry's host[:port]; http:// makes it a plain-HTTP registry.
+ */
+export function parseMirror(text: string): { host: string; plainHttp: boolean } {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    !url ||
+    (url.protocol !== "https:" && url.protocol !== "http:") ||
+    (url.pathname !== "/" && url.pathname !== "") ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password
+  ) {
+    throw new BerthError(
+      "USAGE",
+      `invalid registry mirror "${text}" (daemon.json's registry-mirrors or BERTH_REGISTRY_MIRRORS): give a URL such as https://mirror.example.com, without a path`,
+    );
+  }
+  return { host: url.host, plainHttp: url.protocol === "http:" };
 }

@@ -62,10 +62,12 @@ export async function pull(store: LocalStore, reference: string, opts: PullOptio
   const platform = wantedPlatform(opts.platform);
   const registries = new Registries(opts.registry, opts.onRetry);
   try {
-    const client = registries.client(ref.domain);
+    const clients = registries.pullClients(ref.domain);
     const refs = opts.allTags
       ? (
-          await client.listTags(ref.path, `listing the tags of ${fullName(ref)}`).catch((err: unknown) => {
+          await fromFirstThatServes(clients, (client) =>
+            client.listTags(ref.path, `listing the tags of ${fullName(ref)}`),
+          ).catch((err: unknown) => {
             throw withContext(`pulling ${fullName(ref)}`, err);
           })
         ).map((t) => ({ ...ref, tag: t }))
@@ -76,7 +78,7 @@ export async function pull(store: LocalStore, reference: string, opts: PullOptio
     for (const r of refs) {
       opts.onStart?.(r);
       try {
-        out.push(await pullOne(store, client, r, platform, opts));
+        out.push(await fromFirstThatServes(clients, (client) => pullOne(store, client, r, platform, opts)));
       } catch (err) {
         throw withContext(`pulling ${formatReference(r)}`, err);
       }
@@ -85,6 +87,28 @@ export async function pull(store: LocalStore, reference: string, opts: PullOptio
   } finally {
     await registries.close();
   }
+}
+
+/**
+ * `fn` with each client in turn (a Docker Hub pull's mirrors, then Hub) until one serves it, as
+ * dockerd falls back from a mirror: one that is down, lacks the image, refuses us or sends
+ * bad bytes gives way to the next. The store's own failures (a full disk) and bad requests
+ * do not: the next would fail the same. The last one's error is the one reported.
+ */
+async function fromFirstThatServes<T>(
+  clients: readonly RegistryClient[],
+  fn: (c: RegistryClient) => Promise<T>,
+): Promise<T> {
+  for (const [i, client] of clients.entries()) {
+    try {
+      return await fn(client);
+    } catch (err) {
+      const last = i === clients.length - 1;
+      const ours = err instanceof BerthError && (err.code === "STORE" || err.code === "USAGE");
+      if (last || ours) throw err;
+    }
+  }
+  throw new Error("no registry to pull from");
 }
 
 /**
