@@ -202,9 +202,15 @@ test("boolean flags take docker's =true and =false; a run's own command keeps it
   const bad = berth(root, ["images", "-q=maybe"]);
   assert.equal(bad.code, 125);
   assert.match(bad.stderr.trimEnd(), /^Error: invalid argument "maybe" for "-q" flag: want true or false$/);
-  // past the image, words are the container's: `--rm=maybe` is not berth's to judge (the run
-  // fails later, for want of a runtime or of /bin/echo, but not on that flag)
-  const run = berth(root, ["create", "--rm=false", "keep/me:1", "echo", "--rm=maybe"]);
+  // past the image, words are the container's: `--rm=maybe` is not berth's to judge
+  const run = berth(root, ["create", "--rm=false", "keep/me:1", "echo", "--rm=maybe", "-v=true"]);
   assert.doesNotMatch(run.stderr, /invalid argument/);
-  if (run.code === 0) assert.equal(berth(root, ["rm", run.stdout.trim()]).code, 0);
+  assert.equal(run.code, 0, run.stderr);
+  const cmd = berth(root, ["inspect", "--format", "{{json .Config.Cmd}}", run.stdout.trim()]);
+  assert.equal(
+    cmd.stdout.trim(),
+    '["echo","--rm=maybe","-v=true"]',
+    "-v=true is the container's, not berth's --version",
+  );
+  assert.equal(berth(root, ["rm", run.stdout.trim()]).code, 0);
 });

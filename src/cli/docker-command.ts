@@ -7,8 +7,9 @@ import { Command } from "@commander-js/extra-typings";
  * (`--flag [bool]`) makes it swallow the next word, so `pull --disable-content-trust nginx`
  * lost its image name. Here the flag stays boolean, and its `=value` form is read before
  * commander parses: true and false as strconv.ParseBool spells them, anything else refused
- * with docker's message. Scanning stops where commander stops taking options (`--`, or the
- * first operand of a command that passes the rest through, as run does with its command).
+ * with docker's message. Scanning stops where commander stops taking options (`--`, the
+ * subcommand, or the first operand of a command that passes the rest through, as run does
+ * with its command: `berth run IMAGE ls -v=1` keeps its `-v=1`, which is not berth's --version).
  */
 export class DockerCommand extends Command {
   override createCommand(name?: string): DockerCommand {
@@ -16,7 +17,10 @@ export class DockerCommand extends Command {
   }
 
   override parseOptions(argv: string[]): ReturnType<Command["parseOptions"]> {
-    const passThrough = (this as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;
+    // where commander stops taking this command's options: at the subcommand (positional
+    // options, as berth's top level has them) or at the first operand (run's command)
+    const self = this as unknown as { _passThroughOptions?: boolean; _enablePositionalOptions?: boolean };
+    const stopAtOperand = self._passThroughOptions === true || self._enablePositionalOptions === true;
     const out: string[] = [];
     for (let i = 0; i < argv.length; i++) {
       const arg = argv[i] as string;
@@ -40,7 +44,7 @@ export class DockerCommand extends Command {
       out.push(arg);
       // the value a flag takes from the next word is not an operand
       if (option && eq < 0 && option.required && i + 1 < argv.length) out.push(argv[++i] as string);
-      else if (!option && !arg.startsWith("-") && passThrough) {
+      else if (!option && !arg.startsWith("-") && stopAtOperand) {
         out.push(...argv.slice(i + 1));
         break;
       }
