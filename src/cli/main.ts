@@ -1,5 +1,5 @@
 import { CommanderError } from "@commander-js/extra-typings";
-import { BerthError } from "../oci/errors.js";
+import { BerthError, isDiskFull } from "../oci/errors.js";
 import type { defaultRoot } from "../store/default-root.js";
 import type { LocalStore } from "../store/local-store.js";
 import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
@@ -189,27 +189,18 @@ export async function main(io: Io): Promise<number> {
     if (err instanceof BerthError) {
       // with BERTH_DEBUG=1, where it came from too (the error it wraps, and that one's stack)
       const message = io.env.BERTH_DEBUG === "1" ? unexpected(err, io.env) : `Error: ${err.message}`;
-      io.stderr.write(`${message}${diskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
+      io.stderr.write(`${message}${isDiskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
       return err.code === "USAGE" ? 125 : 1;
     }
     // the reader of our output went away (`berth save | head`): end quietly, as a Unix tool
     // killed by SIGPIPE would (128 + 13)
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 141;
-    io.stderr.write(`${unexpected(err, io.env)}${diskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
+    io.stderr.write(`${unexpected(err, io.env)}${isDiskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
     return 1;
   } finally {
     store?.close();
   }
   return exitCode;
-}
-
-/** Whether a full disk (or quota) is behind `err`, anywhere in its chain of causes. */
-function diskFull(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as Error).cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
-  }
-  return false;
 }
 
 /** What to do about it: the message names the file or write; this names the store and the way out. */

@@ -36,3 +36,12 @@ export function withContext(context: string, err: unknown): BerthError {
   const msg = err instanceof Error ? err.message : String(err);
   return new BerthError("STORE", `${context}: ${msg}`, { cause: err });
 }
+
+/** Whether a full disk (or quota) is behind `err`, anywhere in its chain of causes. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as Error).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
+  }
+  return false;
+}

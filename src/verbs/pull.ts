@@ -1,7 +1,7 @@
 import { ingestLayer } from "../image/layer-ingest.js";
 import { OFFTHREAD_HASH_MIN, warmHashWorker } from "../image/offthread-hash.js";
 import { type Digest, shortId } from "../oci/digest.js";
-import { BerthError, withContext } from "../oci/errors.js";
+import { BerthError, isDiskFull, withContext } from "../oci/errors.js";
 import { isIndexMediaType, isManifestMediaType, layerCompression } from "../oci/media-types.js";
 import { formatPlatform, hostPlatform, type PlatformSpec, parsePlatform, platformMatches } from "../oci/platform.js";
 import { formatReference, fullName, parseReference, type Reference, withDefaultTag } from "../oci/reference.js";
@@ -104,7 +104,7 @@ async function fromFirstThatServes<T>(
       return await fn(client);
     } catch (err) {
       const last = i === clients.length - 1;
-      const ours = err instanceof BerthError && (err.code === "STORE" || err.code === "USAGE");
+      const ours = (err instanceof BerthError && (err.code === "STORE" || err.code === "USAGE")) || isDiskFull(err);
       if (last || ours) throw err;
     }
   }
