@@ -4,7 +4,14 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { berth, corruptBlobs, snapshotStore, tempDir } from "./helpers.js";
-import { berthAsync, ok, type ProxyEntry, proxiedDistribution, randomImageArchive } from "./registry-client-harness.js";
+import {
+  berthAsync,
+  ok,
+  type ProxyEntry,
+  proxiedDistribution,
+  randomImageArchive,
+  registryGet,
+} from "./registry-client-harness.js";
 
 /**
  * Faults: the registry killed (-9) in the middle of a push or a pull and started again on
@@ -227,8 +234,8 @@ for (const gzip of [false, true]) {
   });
 }
 
-test("5xx and 429 are retried (Retry-After honoured); a 404 is not", async (t) => {
-  const { dir, proxy, image, root } = await setup(t, "retry", 1, 1000);
+test("5xx and 429 are retried (Retry-After honoured, a layer's row says so); a 404 is not", async (t) => {
+  const { dir, reg, proxy, image, root } = await setup(t, "retry", 1, 1000);
   ok(await berthAsync(root, ["push", image]), "push");
   proxy.log.length = 0;
   let failing = 2;
@@ -246,6 +253,27 @@ test("5xx and 429 are retried (Retry-After honoured); a 404 is not", async (t) =
   ok(await berthAsync(join(dir, "pull-root"), ["pull", image]), "pull through 503 and 429");
   assert.ok(Date.now() - started >= 2000, "waited as Retry-After asked");
   assert.equal(proxy.log.filter((e) => e.method === "GET" && e.url.includes("/manifests/")).length, 3);
+
+  // a layer's GET answered 503 once: its row says so, as docker's does, and the pull goes on
+  const manifest = JSON.parse(
+    (
+      await registryGet(reg.port, "/v2/faults/retry/manifests/1", "application/vnd.oci.image.manifest.v1+json")
+    ).toString(),
+  ) as { layers: { digest: string }[] };
+  const layer = manifest.layers[0]?.digest ?? "";
+  let layerFailures = 1;
+  proxy.hooks.onRequest = (req, res) => {
+    if (layerFailures > 0 && req.method === "GET" && req.url?.endsWith(`/blobs/${layer}`)) {
+      layerFailures--;
+      res.writeHead(503, { "retry-after": "1" });
+      res.end();
+      return true;
+    }
+    return false;
+  };
+  const again = ok(await berthAsync(join(dir, "pull-again"), ["pull", image]), "pull through a layer's 503");
+  assert.match(again, new RegExp(`^${layer.slice(7, 19)}: Retrying in 1 second$`, "m"));
+  assert.match(again, /^Status: Downloaded newer image/m);
 
   proxy.hooks.onRequest = undefined;
   proxy.log.length = 0;

@@ -52,6 +52,11 @@ export class TransferView {
     this.out.write(`${text}\n`);
   }
 
+  /** Whether a row stands for `id` (a layer the transfer announced). */
+  has(id: string): boolean {
+    return this.rows.has(id);
+  }
+
   readonly event = (e: TransferEvent): void => {
     if (this.quiet) return;
     const row = this.rows.get(e.id);

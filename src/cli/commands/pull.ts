@@ -37,6 +37,14 @@ export function registerPull(cmd: Command, ctx: CliContext): void {
         ...(opts.allTags ? { allTags: true } : {}),
         onProgress: view.event,
         onStart: (r) => view.line(`${r.digest ?? r.tag}: Pulling from ${r.path}`),
+        // a layer's GET the transport will try again shows it on the layer's row, as docker does
+        // (the config's has no row, in docker's view as in ours)
+        onRetry: ({ url, delayMs }) => {
+          const layer = /\/blobs\/sha256:([0-9a-f]{12})[0-9a-f]{52}$/.exec(url.pathname)?.[1];
+          const seconds = Math.max(1, Math.round(delayMs / 1000));
+          if (layer && view.has(layer))
+            view.event({ id: layer, status: `Retrying in ${seconds} second${seconds === 1 ? "" : "s"}` });
+        },
       });
       view.flush();
       const last = pulled[pulled.length - 1];
