@@ -155,6 +155,49 @@ else if (op === "erase") { delete db[input]; fs.writeFileSync(f, JSON.stringify(
   assert.deepEqual(JSON.parse(fs.readFileSync(secrets, "utf8")), {});
 });
 
+test("two logins at once each keep their entry in config.json (a slow credential helper between read and write)", async (t) => {
+  const dir = join(work, "logins-at-once");
+  const reg = await Distribution.start(join(dir, "registry"), { htpasswd: htpasswdFile(dir, "dora", "s3cret") });
+  t.after(() => reg.stop());
+  const bin = join(dir, "bin");
+  const kept = join(dir, "kept");
+  fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(kept);
+  // a helper that takes its time to store (as a keychain's prompt or a remote store does), one
+  // file per registry so that it has no race of its own
+  fs.writeFileSync(
+    join(bin, "docker-credential-slow"),
+    `#!/usr/bin/env node
+const fs = require("fs"); const input = fs.readFileSync(0, "utf8").trim();
+if (process.argv[2] === "store") {
+  const c = JSON.parse(input);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+  fs.writeFileSync(${JSON.stringify(kept)} + "/" + encodeURIComponent(c.ServerURL), input);
+} else process.exit(1);
+`,
+    { mode: 0o755 },
+  );
+  const configDir = join(dir, "docker-config");
+  fs.mkdirSync(configDir);
+  fs.writeFileSync(join(configDir, "config.json"), JSON.stringify({ credsStore: "slow", experimental: "kept" }));
+  const env = { DOCKER_CONFIG: configDir, PATH: `${bin}:${process.env.PATH}` };
+  const hosts = [reg.host, `localhost:${reg.port}`];
+  const logins = await Promise.all(
+    hosts.map((h) =>
+      berthAsync(join(dir, "root"), ["login", "-u", "dora", "--password-stdin", h], { env, input: "s3cret\n" }),
+    ),
+  );
+  for (const r of logins) ok(r, "login");
+  const config = JSON.parse(fs.readFileSync(join(configDir, "config.json"), "utf8")) as {
+    auths: Record<string, unknown>;
+    experimental: string;
+  };
+  assert.deepEqual(Object.keys(config.auths).sort(), [...hosts].sort());
+  assert.equal(config.experimental, "kept", "fields berth does not know stay");
+  assert.deepEqual(fs.readdirSync(kept).sort(), hosts.map(encodeURIComponent).sort());
+  assert.equal(fs.existsSync(join(configDir, "config.json.lock")), false, "the lock is gone");
+});
+
 test("token auth: anonymous pulls of public repositories, logins for the rest, refresh after a 401, and a missing scope", async (t) => {
   const dir = join(work, "token");
   const tokens = await new TokenServer(join(dir, "token"), { carol: "pa55" }).listen();

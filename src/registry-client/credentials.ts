@@ -100,6 +100,10 @@ export class CredentialStore {
 
   /** Saves a login, in the helper when one is configured (as docker does), else in auths. */
   store(key: string, cred: Credential): void {
+    this.locked(() => this.storeLocked(key, cred));
+  }
+
+  private storeLocked(key: string, cred: Credential): void {
     const config = this.read();
     const helper = config.credHelpers?.[key] ?? config.credsStore;
     if (helper) {
@@ -126,6 +130,10 @@ export class CredentialStore {
 
   /** Forgets a login; false when there was none. */
   erase(key: string): boolean {
+    return this.locked(() => this.eraseLocked(key));
+  }
+
+  private eraseLocked(key: string): boolean {
     const config = this.read();
     const helper = config.credHelpers?.[key] ?? config.credsStore;
     let found = false;
@@ -143,9 +151,73 @@ export class CredentialStore {
     return found;
   }
 
+  /**
+   * Runs a read-modify-write of config.json holding `config.json.lock`. Without it, two logins
+   * at once (CI jobs logging in to two registries) each wrote back what it had read, and one
+   * login was lost; with a credential helper, whose store takes a while, every time. docker
+   * has that race; berth does not (docker itself does not take this lock, so a docker login at
+   * the same instant still can). A lock whose process is gone is taken over.
+   */
+  private locked<T>(fn: () => T): T {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const lock = `${this.path}.lock`;
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        fs.writeFileSync(lock, String(process.pid), { flag: "wx", mode: 0o600 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const holder = lockHolder(lock);
+      if (holder === "gone") {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new BerthError(
+          "USAGE",
+          `${this.path} is locked by process ${holder}: wait for it, or remove ${lock} if that process is gone`,
+        );
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    try {
+      return fn();
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
+  }
+
   /** Whether the entry would be stored in plain text (docker warns about that). */
   storesInPlainText(key: string): boolean {
     return this.helperFor(key) === undefined;
+  }
+}
+
+/** How long a login waits for another's hold on config.json. */
+const LOCK_WAIT_MS = 30_000;
+
+/**
+ * Who holds a lock file: its pid, or "gone" when that process no longer runs (or when the file
+ * has said nobody for over 5 s: a holder is between creating it and writing its pid only briefly).
+ */
+function lockHolder(lock: string): number | "gone" {
+  let text: string;
+  let ageMs: number;
+  try {
+    text = fs.readFileSync(lock, "utf8");
+    ageMs = Date.now() - fs.statSync(lock).mtimeMs;
+  } catch {
+    return "gone"; // released meanwhile: try again
+  }
+  const pid = Number.parseInt(text, 10);
+  if (!Number.isInteger(pid) || pid <= 0) return ageMs > 5000 ? "gone" : 0;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM" ? pid : "gone";
   }
 }
 
