@@ -1,5 +1,5 @@
 import { CommanderError } from "@commander-js/extra-typings";
-import { BerthError, isDiskFull } from "../oci/errors.js";
+import { BerthError, causeChain, isDiskFull } from "../oci/errors.js";
 import type { defaultRoot } from "../store/default-root.js";
 import type { LocalStore } from "../store/local-store.js";
 import { registerImport, registerLoad, registerSave } from "./commands/archive.js";
@@ -186,16 +186,17 @@ export async function main(io: Io): Promise<number> {
       // docker answers bad flags and arguments with 125
       return 125;
     }
+    const hint = isDiskFull(err) ? diskFullHint(store?.root ?? rootOption) : "";
     if (err instanceof BerthError) {
       // with BERTH_DEBUG=1, where it came from too (the error it wraps, and that one's stack)
       const message = io.env.BERTH_DEBUG === "1" ? unexpected(err, io.env) : `Error: ${err.message}`;
-      io.stderr.write(`${message}${isDiskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
+      io.stderr.write(`${message}${hint}\n`);
       return err.code === "USAGE" ? 125 : 1;
     }
     // the reader of our output went away (`berth save | head`): end quietly, as a Unix tool
     // killed by SIGPIPE would (128 + 13)
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 141;
-    io.stderr.write(`${unexpected(err, io.env)}${isDiskFull(err) ? diskFullHint(store?.root ?? rootOption) : ""}\n`);
+    io.stderr.write(`${unexpected(err, io.env)}${hint}\n`);
     return 1;
   } finally {
     store?.close();
@@ -215,11 +216,9 @@ function diskFullHint(root: string | undefined): string {
  */
 export function unexpected(err: unknown, env: Readonly<Record<string, string | undefined>>): string {
   if (env.BERTH_DEBUG === "1") {
-    const lines: string[] = [];
-    for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as Error).cause, depth++) {
-      lines.push(`${depth === 0 ? "Error: " : "Caused by: "}${(e as Error)?.stack ?? String(e)}`);
-    }
-    return lines.join("\n");
+    return causeChain(err)
+      .map((e, depth) => `${depth === 0 ? "Error: " : "Caused by: "}${(e as Error)?.stack ?? String(e)}`)
+      .join("\n");
   }
   const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
   return `Error: ${message} (an internal error: run again with BERTH_DEBUG=1 for details, and report it)`;

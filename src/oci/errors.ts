@@ -37,11 +37,17 @@ export function withContext(context: string, err: unknown): BerthError {
   return new BerthError("STORE", `${context}: ${msg}`, { cause: err });
 }
 
+/** `err` and the errors it wraps (`cause`), outermost first, at most 8 deep. */
+export function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && out.length < 8; e = (e as Error).cause) out.push(e);
+  return out;
+}
+
 /** Whether a full disk (or quota) is behind `err`, anywhere in its chain of causes. */
 export function isDiskFull(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as Error).cause, depth++) {
+  return causeChain(err).some((e) => {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
-  }
-  return false;
+    return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
+  });
 }

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from "node:net";
-import { hostName } from "./registry-config.js";
+import { hostName, isLoopback } from "./registry-host.js";
 
 /**
  * HTTP proxies from the environment, as dockerd reads them (Go's httpproxy): HTTPS_PROXY for
@@ -35,17 +35,11 @@ export function proxyFor(url: URL, config: ProxyConfig | undefined): string | un
   if (!config) return undefined;
   const proxy = url.protocol === "https:" ? config.https : config.http;
   if (!proxy) return undefined;
+  if (isLoopback(url.host)) return undefined;
   const host = hostName(url.host).toLowerCase();
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  if (host === "localhost" || isLoopbackIp(host)) return undefined;
   for (const entry of config.noProxy) if (noProxyMatches(entry, host, port)) return undefined;
   return proxy;
-}
-
-function isLoopbackIp(host: string): boolean {
-  const v = isIP(host);
-  if (v === 4) return host.startsWith("127.");
-  return v === 6 && (host === "::1" || host === "0:0:0:0:0:0:0:1");
 }
 
 function noProxyMatches(entry: string, host: string, port: string): boolean {

@@ -1,3 +1,4 @@
+import type { BerthError } from "../oci/errors.js";
 import { DEFAULT_DOMAIN } from "../oci/reference.js";
 import { type Credential, CredentialStore } from "./credentials.js";
 import { RegistryClient } from "./registry-client.js";
@@ -14,17 +15,17 @@ export class Registries {
   private readonly clients = new Map<string, RegistryClient>();
 
   readonly config: RegistryConfig;
+  /** Docker Hub's mirrors, read once: their hosts, or why one is not a mirror (told when a pull would use it). */
+  private readonly mirrors: { host: string; plainHttp: boolean }[] | BerthError;
 
   constructor(config: RegistryConfig, onRetry?: RetryListener) {
+    try {
+      this.mirrors = (config.mirrors ?? []).map(parseMirror);
+    } catch (err) {
+      this.mirrors = err as BerthError;
+    }
     // an http:// mirror is a registry the user allowed plain HTTP for, as dockerd takes it
-    const plain = (config.mirrors ?? []).flatMap((m) => {
-      try {
-        const mirror = parseMirror(m);
-        return mirror.plainHttp ? [mirror.host] : [];
-      } catch {
-        return []; // reported when a pull would use it (pullClients)
-      }
-    });
+    const plain = Array.isArray(this.mirrors) ? this.mirrors.filter((m) => m.plainHttp).map((m) => m.host) : [];
     this.config = plain.length > 0 ? { ...config, insecure: [...config.insecure, ...plain] } : config;
     this.transport = new Transport(this.config, onRetry);
     this.credentials = new CredentialStore(this.config.dockerConfigDir);
@@ -37,8 +38,8 @@ export class Registries {
    */
   pullClients(domain: string): RegistryClient[] {
     if (domain !== DEFAULT_DOMAIN) return [this.client(domain)];
-    const mirrors = (this.config.mirrors ?? []).map((m) => this.client(parseMirror(m).host));
-    return [...mirrors, this.client(domain)];
+    if (!Array.isArray(this.mirrors)) throw this.mirrors;
+    return [...this.mirrors.map((m) => this.client(m.host)), this.client(domain)];
   }
 
   /** The client for a registry as references name it; `credential` overrides the stored login. */

@@ -5,6 +5,7 @@ import { BerthError } from "../oci/errors.js";
 import { DEFAULT_DOMAIN } from "../oci/reference.js";
 import { z } from "../oci/zod.js";
 import { type ProxyConfig, proxyConfigFromEnv } from "./proxy.js";
+import { hostName } from "./registry-host.js";
 
 /**
  * Where the client looks for what docker's users already configured: TLS roots per registry
@@ -99,19 +100,7 @@ export function credentialKey(domain: string): string {
   return domain === DEFAULT_DOMAIN ? "https://index.docker.io/v1/" : domain;
 }
 
-/** The host name without its port (`[::1]:5000` → `::1`). */
-export function hostName(hostPort: string): string {
-  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(hostPort);
-  if (v6) return v6[1] as string;
-  const colon = hostPort.lastIndexOf(":");
-  return colon >= 0 ? hostPort.slice(0, colon) : hostPort;
-}
-
-/** Loopback registries may speak plain HTTP, as docker allows for 127.0.0.0/8 and localhost. */
-export function isLoopback(hostPort: string): boolean {
-  const host = hostName(hostPort);
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { hostName, isLoopback } from "./registry-host.js";
 
 /** Whether the user named this registry insecure (by host:port, host, or an IPv4 CIDR). */
 export function isNamedInsecure(hostPort: string, insecure: readonly string[]): boolean {

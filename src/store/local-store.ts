@@ -245,7 +245,7 @@ export class LocalStore {
     try {
       this.endLease(lease);
     } catch {
-      lease.cleanup();
+      // its temp files went first, before the write that failed
     }
   }
 
